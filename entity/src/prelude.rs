@@ -1,0 +1,37 @@
+//! Every entity under its table-derived name, e.g. `Problem` for `problem::Entity`.
+
+pub use super::action_item::Entity as ActionItem;
+pub use super::agenda_item::Entity as AgendaItem;
+pub use super::agenda_vote::Entity as AgendaVote;
+pub use super::audit_log::Entity as AuditLog;
+pub use super::beat::Entity as Beat;
+pub use super::beat_follower::Entity as BeatFollower;
+pub use super::captain_precinct::Entity as CaptainPrecinct;
+pub use super::category::Entity as Category;
+pub use super::device::Entity as Device;
+pub use super::idempotency_key::Entity as IdempotencyKey;
+pub use super::meeting::Entity as Meeting;
+pub use super::meeting_minutes::Entity as MeetingMinutes;
+pub use super::meeting_rsvp::Entity as MeetingRsvp;
+pub use super::meeting_series::Entity as MeetingSeries;
+pub use super::neighborhood::Entity as Neighborhood;
+pub use super::neighborhood_beat::Entity as NeighborhoodBeat;
+pub use super::notification::Entity as Notification;
+pub use super::notification_preference::Entity as NotificationPreference;
+pub use super::officer_beat::Entity as OfficerBeat;
+pub use super::partner_member::Entity as PartnerMember;
+pub use super::partner_organization::Entity as PartnerOrganization;
+pub use super::photo::Entity as Photo;
+pub use super::precinct::Entity as Precinct;
+pub use super::problem::Entity as Problem;
+pub use super::problem_event::Entity as ProblemEvent;
+pub use super::problem_follower::Entity as ProblemFollower;
+pub use super::problem_rating::Entity as ProblemRating;
+pub use super::problem_reference_counter::Entity as ProblemReferenceCounter;
+pub use super::problem_supporter::Entity as ProblemSupporter;
+pub use super::push_delivery::Entity as PushDelivery;
+pub use super::refresh_token::Entity as RefreshToken;
+pub use super::sara_problem::Entity as SaraProblem;
+pub use super::sara_record::Entity as SaraRecord;
+pub use super::sara_stage_change::Entity as SaraStageChange;
+pub use super::user::Entity as User;

@@ -1,0 +1,60 @@
+//! Beatline's API: domain services, the authorization policy, and the GraphQL schema
+//! served by the server crate. This crate knows nothing of HTTP.
+
+pub mod api;
+pub mod context;
+pub mod domain;
+pub mod error;
+
+use async_graphql::{EmptyMutation, EmptySubscription, SDLExportOptions, Schema};
+
+pub use context::{ApiContext, prepare_request};
+pub use error::{AppError, AppResult};
+
+/// The Beatline GraphQL schema.
+pub type BeatlineSchema = Schema<api::query::QueryRoot, EmptyMutation, EmptySubscription>;
+
+/// Limits that protect the server from expensive queries.
+#[derive(Debug, Clone)]
+pub struct SchemaOptions {
+    /// Whether clients may introspect the schema (off in production).
+    pub introspection: bool,
+    /// Deepest nesting a query may have.
+    pub max_depth: usize,
+    /// Highest complexity (roughly, fields resolved) a query may have.
+    pub max_complexity: usize,
+}
+
+impl Default for SchemaOptions {
+    fn default() -> Self {
+        Self {
+            introspection: true,
+            max_depth: 12,
+            max_complexity: 2_000,
+        }
+    }
+}
+
+/// Builds the schema over `context`.
+pub fn build_schema(context: ApiContext, options: &SchemaOptions) -> BeatlineSchema {
+    let mut builder = Schema::build(api::query::QueryRoot, EmptyMutation, EmptySubscription)
+        .data(context)
+        .extension(error::ErrorCodes)
+        .limit_depth(options.max_depth)
+        .limit_complexity(options.max_complexity);
+    if !options.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.finish()
+}
+
+/// The SDL of the schema, sorted, as checked in at `graphql-schema/schema.graphql`.
+pub fn sdl() -> String {
+    let schema = Schema::build(api::query::QueryRoot, EmptyMutation, EmptySubscription).finish();
+    schema.sdl_with_options(
+        SDLExportOptions::new()
+            .sorted_fields()
+            .sorted_arguments()
+            .sorted_enum_items(),
+    )
+}

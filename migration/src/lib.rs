@@ -1,0 +1,17 @@
+//! Beatline's database migrations, for SQLite and PostgreSQL.
+//!
+//! Run them with [`Migrator`], e.g. `Migrator::up(&db, None).await`.
+
+pub use sea_orm_migration::prelude::*;
+
+pub mod m20261126_000001_initial;
+
+/// Applies Beatline's migrations in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_initial::Migration)]
+    }
+}

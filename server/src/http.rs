@@ -1,0 +1,184 @@
+//! HTTP routes: `/graphql` (POST and GET), GraphiQL at `/`, `/healthz`, `/readyz` and
+//! `/metrics`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_graphql::http::{GraphiQLSource, MultipartOptions};
+use async_graphql::{ErrorExtensions as _, ServerError};
+use async_graphql_poem::GraphQLResponse;
+use graphql_schema::error::ensure_error_codes;
+use graphql_schema::{ApiContext, BeatlineSchema, prepare_request};
+use poem::http::StatusCode;
+use poem::web::{Data, Html};
+use poem::{Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
+use sea_orm::DatabaseConnection;
+use tokio_util::compat::TokioAsyncReadCompatExt as _;
+
+use crate::metrics::Metrics;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The GraphQL schema.
+    pub schema: BeatlineSchema,
+    /// The API's shared state (also inside the schema).
+    pub api: ApiContext,
+    /// The connection pool, for the readiness probe.
+    pub db: DatabaseConnection,
+    /// The metrics registry.
+    pub metrics: Metrics,
+}
+
+/// Largest GraphQL request body (JSON); uploads have their own limits.
+const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
+
+/// Builds every route.
+pub fn routes(state: AppState, graphiql: bool) -> impl Endpoint {
+    let mut app = Route::new()
+        .at("/graphql", get(graphql_get).post(graphql_post))
+        .at("/healthz", get(healthz))
+        .at("/readyz", get(readyz))
+        .at("/metrics", get(metrics_endpoint));
+    if graphiql {
+        app = app.at("/", get(graphiql_page));
+    }
+    let metrics = state.metrics.clone();
+    app.data(Arc::new(state))
+        .around(move |ep, req| {
+            let metrics = metrics.clone();
+            async move {
+                let started = Instant::now();
+                let route = route_label(req.uri().path());
+                let method = req.method().clone();
+                let resp = ep.get_response(req).await;
+                metrics.observe_request(
+                    route,
+                    method.as_str(),
+                    resp.status().as_u16(),
+                    started.elapsed(),
+                );
+                Ok(resp)
+            }
+        })
+        .with(poem::middleware::Tracing)
+}
+
+/// A bounded label for a path, so that unknown paths cannot blow up the metrics.
+fn route_label(path: &str) -> &'static str {
+    match path {
+        "/graphql" => "/graphql",
+        "/healthz" => "/healthz",
+        "/readyz" => "/readyz",
+        "/metrics" => "/metrics",
+        "/" => "/",
+        _ => "other",
+    }
+}
+
+fn bad_request(message: String) -> Response {
+    let error = graphql_schema::AppError::bad_input(message).extend();
+    let response = async_graphql::Response::from_errors(vec![ServerError {
+        message: error.message,
+        source: None,
+        locations: Vec::new(),
+        path: Vec::new(),
+        extensions: error.extensions,
+    }]);
+    let mut http = GraphQLResponse(response).into_response();
+    http.set_status(StatusCode::BAD_REQUEST);
+    http
+}
+
+#[handler]
+async fn graphql_post(req: &Request, body: Body, Data(state): Data<&Arc<AppState>>) -> Response {
+    let content_type = req.content_type().map(str::to_owned);
+    let options = MultipartOptions::default()
+        .max_file_size(MAX_FILE_BYTES)
+        .max_num_files(4);
+    match async_graphql::http::receive_body(content_type, body.into_async_read().compat(), options)
+        .await
+    {
+        Ok(request) => execute(state, request).await,
+        Err(error) => bad_request(format!(
+            "the body is not a GraphQL request ({error}): send JSON {{\"query\": \"...\", \"variables\": {{...}}}} or a multipart upload"
+        )),
+    }
+}
+
+#[handler]
+async fn graphql_get(req: &Request, Data(state): Data<&Arc<AppState>>) -> Response {
+    let request = match async_graphql::http::parse_query_string(
+        req.uri().query().unwrap_or_default(),
+    ) {
+        Ok(request) => request,
+        Err(error) => {
+            return bad_request(format!(
+                "the query string is not a GraphQL request ({error}): pass ?query=...&variables=..."
+            ));
+        }
+    };
+    if is_mutation(&request.query, request.operation_name.as_deref()) {
+        let mut resp = bad_request("mutations must be sent with POST, not GET".to_owned());
+        resp.headers_mut()
+            .insert("allow", poem::http::HeaderValue::from_static("POST"));
+        resp.set_status(StatusCode::METHOD_NOT_ALLOWED);
+        return resp;
+    }
+    execute(state, request).await
+}
+
+async fn execute(state: &AppState, request: async_graphql::Request) -> Response {
+    let request = prepare_request(request, &state.api);
+    GraphQLResponse(ensure_error_codes(state.schema.execute(request).await)).into_response()
+}
+
+/// Whether the operation to run is a mutation (GET must never change anything).
+fn is_mutation(query: &str, operation_name: Option<&str>) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let Ok(doc) = async_graphql::parser::parse_query(query) else {
+        return false; // the schema reports the syntax error itself
+    };
+    match &doc.operations {
+        DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
+        DocumentOperations::Multiple(ops) => ops.iter().any(|(name, op)| {
+            operation_name.is_none_or(|wanted| wanted == name.as_str())
+                && op.node.ty == OperationType::Mutation
+        }),
+    }
+}
+
+#[handler]
+async fn graphiql_page() -> Html<String> {
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("Beatline")
+            .finish(),
+    )
+}
+
+/// Liveness: the process is up.
+#[handler]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the database answers.
+#[handler]
+async fn readyz(Data(state): Data<&Arc<AppState>>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "readiness probe: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+#[handler]
+async fn metrics_endpoint(Data(state): Data<&Arc<AppState>>) -> Response {
+    Response::builder()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
+}

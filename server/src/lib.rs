@@ -1,0 +1,147 @@
+//! The Beatline server: configuration, HTTP routes and CLI sub-commands around the
+//! `graphql-schema` crate. The binary (`src/main.rs`) is a thin shell over this library,
+//! which the end-to-end tests start in-process on port 0.
+
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod http;
+pub mod metrics;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use graphql_schema::{ApiContext, SchemaOptions, build_schema};
+use poem::Server;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use sea_orm::DatabaseConnection;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::{CommonConfig, ServeConfig};
+use crate::http::AppState;
+use crate::metrics::Metrics;
+
+/// How long in-flight requests may run after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// A server that is listening.
+pub struct RunningServer {
+    /// The address it listens on (the real port when 0 was asked for).
+    pub addr: SocketAddr,
+    /// The connection pool it uses.
+    pub db: DatabaseConnection,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets in-flight requests finish, and waits for the end.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let result = (&mut self.task).await.context("the server task failed")?;
+        self.db
+            .clone()
+            .close()
+            .await
+            .context("cannot close the database pool")?;
+        result
+    }
+
+    /// Waits until the server stops by itself (it does not, unless it fails).
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        (&mut self.task).await.context("the server task failed")?
+    }
+}
+
+/// Connects, migrates, and starts serving on `serve.listen`. The server stops on
+/// SIGINT/SIGTERM (when `signals` is true) or on [`RunningServer::shutdown`].
+pub async fn start(
+    common: &CommonConfig,
+    serve: &ServeConfig,
+    signals: bool,
+) -> anyhow::Result<RunningServer> {
+    let metrics = Metrics::new()?;
+    let db = db::connect(common, Some(metrics.clone())).await?;
+    db::migrate(&db).await?;
+    if serve.demo {
+        demo::seed_if_empty(&db).await?;
+    }
+    let api = ApiContext::new(db.clone());
+    let schema = build_schema(
+        api.clone(),
+        &SchemaOptions {
+            introspection: serve.introspection_enabled(),
+            ..SchemaOptions::default()
+        },
+    );
+    let state = AppState {
+        schema,
+        api,
+        db: db.clone(),
+        metrics,
+    };
+    let routes = http::routes(state, serve.graphiql_enabled());
+    let acceptor = TcpListener::bind(serve.listen)
+        .into_acceptor()
+        .await
+        .with_context(|| format!("cannot listen on {}", serve.listen))?;
+    let addr = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .context("the listener has no address")?;
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let stop = async move {
+            if signals {
+                tokio::select! {
+                    _ = stop_rx => {}
+                    () = shutdown_signal() => tracing::info!("shutdown signal received; finishing in-flight requests"),
+                }
+            } else {
+                let _ = stop_rx.await;
+            }
+        };
+        Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(routes, stop, Some(SHUTDOWN_GRACE))
+            .await
+            .context("the HTTP server failed")
+    });
+    Ok(RunningServer {
+        addr,
+        db,
+        stop: Some(stop_tx),
+        task,
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

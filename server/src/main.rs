@@ -1,0 +1,70 @@
+//! The `beatline` binary: parses the command line and runs a sub-command.
+
+use std::process::ExitCode;
+
+use beatline_server::config::{Cli, Command, CommonConfig, LogFormat, check_environment};
+use beatline_server::{db, demo, start};
+use clap::Parser as _;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli.common);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // One clear line for people; the cause chain follows on the same line.
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    check_environment()?;
+    match cli.command {
+        Command::Serve(serve) => {
+            let server = start(&cli.common, &serve, true).await?;
+            tracing::info!(
+                "Beatline listening on http://{}{}",
+                server.addr,
+                if serve.graphiql_enabled() {
+                    " (GraphiQL at /)"
+                } else {
+                    ""
+                }
+            );
+            server.wait().await?;
+            tracing::info!("stopped");
+            Ok(())
+        }
+        Command::Migrate => {
+            let conn = db::connect(&cli.common, None).await?;
+            db::migrate(&conn).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::SeedDemo => {
+            let conn = db::connect(&cli.common, None).await?;
+            db::migrate(&conn).await?;
+            demo::seed_if_empty(&conn).await?;
+            Ok(())
+        }
+        Command::PrintSchema => {
+            print!("{}", graphql_schema::sdl());
+            Ok(())
+        }
+    }
+}
+
+fn init_tracing(common: &CommonConfig) {
+    let filter = EnvFilter::try_new(&common.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match common.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}
