@@ -1,11 +1,16 @@
-//! What every resolver can reach: the database, caches and loaders.
+//! What every resolver can reach: the database, caches, keys, and the request's own
+//! loaders and caller.
 
 use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
 use crate::api::loaders::Loaders;
+use crate::auth::ratelimit::LoginLimits;
+use crate::auth::tokens::TokenKeys;
+use crate::auth::{RequestMeta, Viewer, ViewerCell};
 use crate::domain::geo_index::GeoIndex;
+use crate::error::AppResult;
 
 /// Shared state of the API, built once per server.
 #[derive(Clone)]
@@ -14,30 +19,54 @@ pub struct ApiContext {
     pub db: DatabaseConnection,
     /// Parsed beat and neighbourhood boundaries.
     pub geo: Arc<GeoIndex>,
+    /// The keys that sign access tokens.
+    pub keys: TokenKeys,
+    /// Login throttling.
+    pub login_limits: Arc<LoginLimits>,
 }
 
 impl ApiContext {
-    /// The context over a connection pool.
-    pub fn new(db: DatabaseConnection) -> Self {
+    /// The context over a connection pool, signing tokens with `keys`.
+    pub fn new(db: DatabaseConnection, keys: TokenKeys) -> Self {
         Self {
             db,
             geo: Arc::new(GeoIndex::default()),
+            keys,
+            login_limits: Arc::new(LoginLimits::default()),
         }
     }
 }
 
-/// Adds what each request needs of its own (its loaders) to a GraphQL request. The
-/// server calls it for every request before executing it.
+/// Adds what each request needs of its own (its loaders, its caller) to a GraphQL
+/// request. The server calls it for every request before executing it.
 pub fn prepare_request(
     request: async_graphql::Request,
     api: &ApiContext,
+    meta: RequestMeta,
 ) -> async_graphql::Request {
-    request.data(Loaders::new(&api.db))
+    request
+        .data(Loaders::new(&api.db))
+        .data(meta)
+        .data(ViewerCell::default())
 }
 
 /// Shorthand for resolvers: the request's [`Loaders`].
 pub fn loaders<'a>(ctx: &async_graphql::Context<'a>) -> async_graphql::Result<&'a Loaders> {
     ctx.data::<Loaders>()
+}
+
+/// Shorthand for resolvers: the request's [`RequestMeta`].
+pub fn meta<'a>(ctx: &async_graphql::Context<'a>) -> async_graphql::Result<&'a RequestMeta> {
+    ctx.data::<RequestMeta>()
+}
+
+/// Who is calling, resolved on first use (UNAUTHENTICATED for a bad token).
+pub async fn viewer<'a>(ctx: &async_graphql::Context<'a>) -> AppResult<&'a Viewer> {
+    let internal = |e: async_graphql::Error| crate::AppError::Internal(anyhow::anyhow!(e.message));
+    let api = ctx.data::<ApiContext>().map_err(internal)?;
+    let meta = ctx.data::<RequestMeta>().map_err(internal)?;
+    let cell = ctx.data::<ViewerCell>().map_err(internal)?;
+    cell.get(&api.db, &api.keys, meta).await
 }
 
 /// Shorthand for resolvers: the [`ApiContext`] of the schema.

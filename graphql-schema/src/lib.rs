@@ -2,17 +2,28 @@
 //! served by the server crate. This crate knows nothing of HTTP.
 
 pub mod api;
+pub mod auth;
 pub mod context;
 pub mod domain;
 pub mod error;
 
-use async_graphql::{EmptyMutation, EmptySubscription, SDLExportOptions, Schema};
+use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema};
 
+pub use auth::RequestMeta;
+pub use auth::tokens::TokenKeys;
 pub use context::{ApiContext, prepare_request};
 pub use error::{AppError, AppResult};
 
+/// Everything that can be read.
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(api::query::CatalogQuery, api::accounts::AccountQuery);
+
+/// Everything that can be changed.
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(api::accounts::AccountMutation);
+
 /// The Beatline GraphQL schema.
-pub type BeatlineSchema = Schema<api::query::QueryRoot, EmptyMutation, EmptySubscription>;
+pub type BeatlineSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Limits that protect the server from expensive queries.
 #[derive(Debug, Clone)]
@@ -37,11 +48,15 @@ impl Default for SchemaOptions {
 
 /// Builds the schema over `context`.
 pub fn build_schema(context: ApiContext, options: &SchemaOptions) -> BeatlineSchema {
-    let mut builder = Schema::build(api::query::QueryRoot, EmptyMutation, EmptySubscription)
-        .data(context)
-        .extension(error::ErrorCodes)
-        .limit_depth(options.max_depth)
-        .limit_complexity(options.max_complexity);
+    let mut builder = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .data(context)
+    .extension(error::ErrorCodes)
+    .limit_depth(options.max_depth)
+    .limit_complexity(options.max_complexity);
     if !options.introspection {
         builder = builder.disable_introspection();
     }
@@ -50,7 +65,12 @@ pub fn build_schema(context: ApiContext, options: &SchemaOptions) -> BeatlineSch
 
 /// The SDL of the schema, sorted, as checked in at `graphql-schema/schema.graphql`.
 pub fn sdl() -> String {
-    let schema = Schema::build(api::query::QueryRoot, EmptyMutation, EmptySubscription).finish();
+    let schema = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .finish();
     schema.sdl_with_options(
         SDLExportOptions::new()
             .sorted_fields()

@@ -18,6 +18,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "BEATLINE_LOG",
     "BEATLINE_LOG_FORMAT",
     "BEATLINE_DEMO",
+    "BEATLINE_JWT_SECRET",
 ];
 
 /// Beatline: a backend for community policing. Residents report neighbourhood
@@ -45,6 +46,24 @@ pub enum Command {
     SeedDemo,
     /// Print the GraphQL schema (SDL) to standard output.
     PrintSchema,
+    /// Create an administrator account (the first one, typically).
+    CreateAdmin {
+        /// The admin's email.
+        #[arg(long)]
+        email: String,
+        /// The admin's password (at least 10 characters, not a common one).
+        #[arg(long)]
+        password: String,
+    },
+    /// Import precinct, beat and neighbourhood boundaries from a GeoJSON
+    /// FeatureCollection (Polygon and MultiPolygon features). Importing the same file
+    /// twice changes nothing.
+    ImportBoundaries {
+        /// The GeoJSON file. Each feature's properties say `kind` (`precinct`, `beat` or
+        /// `neighborhood`), `code` (precincts, beats), `name`, `precinct` (a beat's
+        /// precinct code), `population` (neighbourhoods); see server/demo/city.geojson.
+        file: std::path::PathBuf,
+    },
 }
 
 /// Settings every sub-command needs.
@@ -93,6 +112,38 @@ pub struct ServeConfig {
     /// Load the demo city first when the database is empty, and print the demo logins.
     #[arg(long, env = "BEATLINE_DEMO", default_value_t = false)]
     pub demo: bool,
+    /// Secret that signs access tokens (at least 32 bytes). Required in production;
+    /// elsewhere a random one is generated at start (sessions then end on restart).
+    #[arg(long, env = "BEATLINE_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+}
+
+/// A secret value that never prints.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() < 32 {
+            Err("the secret must be at least 32 bytes long".to_owned())
+        } else {
+            Ok(Self(s.to_owned()))
+        }
+    }
 }
 
 impl ServeConfig {

@@ -8,7 +8,7 @@ use async_graphql::http::{GraphiQLSource, MultipartOptions};
 use async_graphql::{ErrorExtensions as _, ServerError};
 use async_graphql_poem::GraphQLResponse;
 use graphql_schema::error::ensure_error_codes;
-use graphql_schema::{ApiContext, BeatlineSchema, prepare_request};
+use graphql_schema::{ApiContext, BeatlineSchema, RequestMeta, prepare_request};
 use poem::http::StatusCode;
 use poem::web::{Data, Html};
 use poem::{Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
@@ -99,7 +99,7 @@ async fn graphql_post(req: &Request, body: Body, Data(state): Data<&Arc<AppState
     match async_graphql::http::receive_body(content_type, body.into_async_read().compat(), options)
         .await
     {
-        Ok(request) => execute(state, request).await,
+        Ok(request) => execute(state, request_meta(req), request).await,
         Err(error) => bad_request(format!(
             "the body is not a GraphQL request ({error}): send JSON {{\"query\": \"...\", \"variables\": {{...}}}} or a multipart upload"
         )),
@@ -125,11 +125,33 @@ async fn graphql_get(req: &Request, Data(state): Data<&Arc<AppState>>) -> Respon
         resp.set_status(StatusCode::METHOD_NOT_ALLOWED);
         return resp;
     }
-    execute(state, request).await
+    execute(state, request_meta(req), request).await
 }
 
-async fn execute(state: &AppState, request: async_graphql::Request) -> Response {
-    let request = prepare_request(request, &state.api);
+/// The bearer token and client address of an HTTP request.
+fn request_meta(req: &Request) -> RequestMeta {
+    let bearer = req
+        .headers()
+        .get(poem::http::header::AUTHORIZATION)
+        .map(|value| {
+            let value = value.to_str().unwrap_or_default().trim();
+            // A header that is not `Bearer <token>` is still passed on, so that the
+            // caller learns it is invalid rather than being served as anonymous.
+            value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+                .unwrap_or(value)
+                .trim()
+                .to_owned()
+        });
+    RequestMeta {
+        bearer,
+        client_addr: req.remote_addr().as_socket_addr().map(|a| a.ip()),
+    }
+}
+
+async fn execute(state: &AppState, meta: RequestMeta, request: async_graphql::Request) -> Response {
+    let request = prepare_request(request, &state.api, meta);
     GraphQLResponse(ensure_error_codes(state.schema.execute(request).await)).into_response()
 }
 

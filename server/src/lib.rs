@@ -2,6 +2,7 @@
 //! `graphql-schema` crate. The binary (`src/main.rs`) is a thin shell over this library,
 //! which the end-to-end tests start in-process on port 0.
 
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -12,14 +13,14 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use graphql_schema::{ApiContext, SchemaOptions, build_schema};
+use graphql_schema::{ApiContext, SchemaOptions, TokenKeys, build_schema};
 use poem::Server;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use sea_orm::DatabaseConnection;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::config::{CommonConfig, ServeConfig};
+use crate::config::{CommonConfig, Profile, ServeConfig};
 use crate::http::AppState;
 use crate::metrics::Metrics;
 
@@ -70,7 +71,7 @@ pub async fn start(
     if serve.demo {
         demo::seed_if_empty(&db).await?;
     }
-    let api = ApiContext::new(db.clone());
+    let api = ApiContext::new(db.clone(), token_keys(serve)?);
     let schema = build_schema(
         api.clone(),
         &SchemaOptions {
@@ -117,6 +118,25 @@ pub async fn start(
         stop: Some(stop_tx),
         task,
     })
+}
+
+/// The keys that sign access tokens: from `BEATLINE_JWT_SECRET`, or (outside
+/// production) a random secret made at start.
+fn token_keys(serve: &ServeConfig) -> anyhow::Result<TokenKeys> {
+    if let Some(secret) = &serve.jwt_secret {
+        return Ok(TokenKeys::from_secret(secret.expose().as_bytes()));
+    }
+    if serve.profile == Profile::Production {
+        anyhow::bail!(
+            "BEATLINE_JWT_SECRET is required in production: set it to a random string of at least 32 bytes"
+        );
+    }
+    let mut secret = [0_u8; 48];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
+    tracing::warn!(
+        "BEATLINE_JWT_SECRET is not set: signing tokens with a random secret generated at start; sessions end when the server restarts"
+    );
+    Ok(TokenKeys::from_secret(&secret))
 }
 
 async fn shutdown_signal() {

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use beatline_server::config::{Cli, Command, CommonConfig, LogFormat, check_environment};
-use beatline_server::{db, demo, start};
+use beatline_server::{cli, db, demo, start};
 use clap::Parser as _;
 use tracing_subscriber::EnvFilter;
 
@@ -55,6 +55,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", graphql_schema::sdl());
             Ok(())
         }
+        Command::CreateAdmin { email, password } => {
+            let conn = db::connect(&cli.common, None).await?;
+            db::migrate(&conn).await?;
+            let user = graphql_schema::domain::accounts::create_admin_cli(&conn, &email, &password)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message()))?;
+            println!(
+                "admin account created: {} ({})",
+                user.email.unwrap_or_default(),
+                user.id
+            );
+            Ok(())
+        }
+        Command::ImportBoundaries { file } => cli::import_boundaries(&cli.common, &file).await,
     }
 }
 

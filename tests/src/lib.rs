@@ -21,6 +21,12 @@ use futures::FutureExt as _;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
 
+/// The secret the test servers sign tokens with.
+pub const TEST_JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
+
+/// The password of every demo account.
+pub const DEMO_PASSWORD: &str = beatline_server::demo::DEMO_PASSWORD;
+
 /// A database backend under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -72,6 +78,53 @@ impl TestApp {
             .json()
             .await
             .expect("response is not JSON")
+    }
+
+    /// POSTs a GraphQL request with a bearer token (when given).
+    pub async fn gql_as(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut req = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send()
+            .await
+            .expect("request failed")
+            .json()
+            .await
+            .expect("response is not JSON")
+    }
+
+    /// Like [`TestApp::gql_as`], but the request must succeed; returns `data`.
+    pub async fn data_as(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let body = self.gql_as(token, query, variables).await;
+        assert!(
+            body.get("errors").is_none(),
+            "[{:?}] unexpected errors: {body:#}",
+            self.backend
+        );
+        body["data"].clone()
+    }
+
+    /// Signs in and returns the access token.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let data = self
+            .data(
+                "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
+                json!({ "e": email, "p": password }),
+            )
+            .await;
+        data["login"]["accessToken"]
+            .as_str()
+            .expect("accessToken")
+            .to_owned()
+    }
+
+    /// Signs in a demo account (password [`DEMO_PASSWORD`]).
+    pub async fn demo_login(&self, email: &str) -> String {
+        self.login(email, DEMO_PASSWORD).await
     }
 
     /// POSTs a GraphQL request that must succeed and returns its `data`.
@@ -221,6 +274,7 @@ pub async fn spawn(backend: Backend, options: Options) -> (RunningServer, TestDa
         graphiql: None,
         introspection: None,
         demo: options.demo,
+        jwt_secret: Some(TEST_JWT_SECRET.parse().expect("secret")),
     };
     match beatline_server::start(&common, &serve, false).await {
         Ok(server) => (server, database),

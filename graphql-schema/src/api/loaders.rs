@@ -16,6 +16,12 @@ use crate::error::AppError;
 /// A loader error, shareable among the fields that waited on one batch.
 pub type LoadError = Arc<AppError>;
 
+/// A loader error as a GraphQL error (with its code).
+pub fn load_err(err: LoadError) -> async_graphql::Error {
+    use async_graphql::ErrorExtensions as _;
+    err.as_ref().extend()
+}
+
 /// An entity whose rows are found by a UUID primary key.
 pub trait ById: EntityTrait {
     /// The primary-key column.

@@ -1,6 +1,7 @@
 //! The GraphQL layer: types built from entities, and thin resolvers that call the
 //! domain services.
 
+pub mod accounts;
 pub mod loaders;
 pub mod query;
 pub mod types;

@@ -12,7 +12,7 @@ use crate::api::types::{
     Beat, Category, Neighborhood, PageInfo, Precinct, Problem, ProblemConnection, ProblemEdge,
     ProblemStatus,
 };
-use crate::context::{api, loaders};
+use crate::context::{api, loaders, viewer};
 use crate::domain::inputs::{LatLon, PageSize};
 use crate::domain::{catalog, geo_index, problems};
 
@@ -72,7 +72,7 @@ async fn prime_problem_relations(
 ) -> Result<()> {
     let wants = |name: &str| node.field(name).exists();
     let categories = async {
-        if wants("category") || wants("lat") || wants("lon") || wants("address") {
+        if wants("category") {
             let ids = rows.iter().map(|p| p.category_id);
             loaders.categories.load_many(ids).await?;
         }
@@ -109,12 +109,13 @@ async fn prime_problem_relations(
     a.and(b).and(c).and(d).map_err(|e| e.as_ref().extend())
 }
 
-/// Everything that can be read.
-pub struct QueryRoot;
+/// The city's set-up and its problems.
+#[derive(Default)]
+pub struct CatalogQuery;
 
-/// Everything that can be read.
+/// The city's set-up and its problems.
 #[Object]
-impl QueryRoot {
+impl CatalogQuery {
     /// Categories a resident can report, by name.
     async fn categories(&self, ctx: &Context<'_>) -> Result<Vec<Category>> {
         let rows = catalog::categories(&api(ctx)?.db).await?;
@@ -199,7 +200,8 @@ impl QueryRoot {
         #[graphql(desc = "Id of the problem.")] id: ID,
     ) -> Result<Problem> {
         let id = parse_id(&id, "problem")?;
-        Ok(Problem(problems::get(&api(ctx)?.db, id).await?))
+        let viewer = viewer(ctx).await?;
+        Ok(Problem(problems::get(&api(ctx)?.db, viewer, id).await?))
     }
 
     /// Problems matching `filter`, a page at a time: `first` (0 to 100, default 20)
@@ -216,7 +218,16 @@ impl QueryRoot {
         let filter = filter.unwrap_or_default().parse()?;
         let first = PageSize::parse(first)?;
         let sort = sort.unwrap_or_default().into();
-        let page = problems::list(&api(ctx)?.db, &filter, sort, first, after.as_deref()).await?;
+        let viewer = viewer(ctx).await?;
+        let page = problems::list(
+            &api(ctx)?.db,
+            viewer,
+            &filter,
+            sort,
+            first,
+            after.as_deref(),
+        )
+        .await?;
         let node = ctx.look_ahead().field("edges").field("node");
         prime_problem_relations(loaders(ctx)?, &page.problems, &node).await?;
         let edges: Vec<ProblemEdge> = page

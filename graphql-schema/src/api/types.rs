@@ -5,14 +5,10 @@ use async_graphql::{Context, Enum, ErrorExtensions, ID, Json, Object, Result, Si
 use chrono::{DateTime, Utc};
 use entity::{beat, category, neighborhood, partner_organization, precinct, problem};
 
-use crate::api::loaders::{LinkKey, LoadError};
+use crate::api::loaders::{LinkKey, load_err};
 use crate::api::to_id;
 use crate::context::loaders;
 use crate::error::AppError;
-
-fn load_err(err: LoadError) -> async_graphql::Error {
-    err.as_ref().extend()
-}
 
 fn missing(what: &str) -> async_graphql::Error {
     AppError::Internal(anyhow::anyhow!("dangling reference to a {what}")).extend()
@@ -273,16 +269,6 @@ impl Neighborhood {
     }
 }
 
-/// Grid step, in degrees, to which public views blur the locations of sensitive
-/// categories: 0.001° is about 111 m of latitude.
-const BLUR_STEP_DEGREES: f64 = 0.001;
-
-/// The centre of the grid cell that holds `value`, rounded to 6 decimals.
-fn blur(value: f64) -> f64 {
-    let centre = (value / BLUR_STEP_DEGREES).floor() * BLUR_STEP_DEGREES + BLUR_STEP_DEGREES / 2.0;
-    (centre * 1e6).round() / 1e6
-}
-
 /// A neighbourhood problem reported by a resident: a broken streetlight, an abandoned
 /// car, a syringe in a park.
 pub struct Problem(pub problem::Model);
@@ -314,33 +300,17 @@ impl Problem {
     async fn description(&self) -> &str {
         &self.0.description
     }
-    /// Latitude in degrees. For sensitive categories (public health, crisis) it is
-    /// blurred to a grid of about 100 m.
-    async fn lat(&self, ctx: &Context<'_>) -> Result<f64> {
-        let sensitive = self.category_row(ctx).await?.sensitive;
-        Ok(if sensitive {
-            blur(self.0.lat)
-        } else {
-            self.0.lat
-        })
+    /// Latitude in degrees.
+    async fn lat(&self) -> f64 {
+        self.0.lat
     }
-    /// Longitude in degrees. For sensitive categories it is blurred like `lat`.
-    async fn lon(&self, ctx: &Context<'_>) -> Result<f64> {
-        let sensitive = self.category_row(ctx).await?.sensitive;
-        Ok(if sensitive {
-            blur(self.0.lon)
-        } else {
-            self.0.lon
-        })
+    /// Longitude in degrees.
+    async fn lon(&self) -> f64 {
+        self.0.lon
     }
-    /// Street address, when given; withheld for sensitive categories.
-    async fn address(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
-        let sensitive = self.category_row(ctx).await?.sensitive;
-        Ok(if sensitive {
-            None
-        } else {
-            self.0.address.as_deref()
-        })
+    /// Street address, when given.
+    async fn address(&self) -> Option<&str> {
+        self.0.address.as_deref()
     }
     /// Where the problem is in its life.
     async fn status(&self) -> ProblemStatus {

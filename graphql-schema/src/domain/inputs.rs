@@ -115,3 +115,113 @@ mod tests {
         assert!(PageSize::parse(Some(-1)).is_err());
     }
 }
+
+/// An email address, trimmed and lower-cased so that one address is one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    /// Parses and normalises an email address.
+    pub fn parse(raw: &str) -> AppResult<Self> {
+        let email = raw.trim().to_lowercase();
+        let invalid = || {
+            AppError::bad_input(format!(
+                "{:?} is not a valid email address: it should look like name@example.org",
+                raw.trim()
+            ))
+        };
+        if email.len() > 254 || email.chars().any(char::is_whitespace) {
+            return Err(invalid());
+        }
+        let Some((local, domain)) = email.split_once('@') else {
+            return Err(invalid());
+        };
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && !domain.contains('@');
+        if local.is_empty() || local.len() > 64 || !domain_ok {
+            return Err(invalid());
+        }
+        Ok(Self(email))
+    }
+
+    /// The normalised address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A display name: 1 to 80 characters, no control characters.
+pub fn display_name(raw: &str) -> AppResult<String> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {
+        return Err(AppError::bad_input(
+            "the display name must be 1 to 80 characters, without line breaks",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// A language tag such as `en`, `es` or `es-MX`.
+pub fn locale(raw: &str) -> AppResult<String> {
+    let tag = raw.trim();
+    let mut parts = tag.split('-');
+    let lang_ok = parts
+        .next()
+        .is_some_and(|l| (2..=3).contains(&l.len()) && l.chars().all(|c| c.is_ascii_alphabetic()));
+    let rest_ok =
+        parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
+    if lang_ok && rest_ok {
+        Ok(tag.to_owned())
+    } else {
+        Err(AppError::bad_input(format!(
+            "{tag:?} is not a language tag: use one like \"en\", \"es\" or \"es-MX\""
+        )))
+    }
+}
+
+/// An IANA time zone such as `America/Chicago`.
+pub fn time_zone(raw: &str) -> AppResult<String> {
+    raw.trim()
+        .parse::<chrono_tz::Tz>()
+        .map(|tz| tz.name().to_owned())
+        .map_err(|_| {
+            AppError::bad_input(format!(
+                "{raw:?} is not a time zone: use an IANA name like \"America/Chicago\""
+            ))
+        })
+}
+
+#[cfg(test)]
+mod account_input_tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(
+            Email::parse("  Maria@Example.ORG ").ok().map(|e| e.0),
+            Some("maria@example.org".into())
+        );
+        for bad in [
+            "",
+            "maria",
+            "maria@",
+            "@example.org",
+            "maria@example",
+            "ma ria@example.org",
+            "a@b..c",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn locales_and_zones() {
+        assert!(locale("es-MX").is_ok());
+        assert!(locale("spanish!").is_err());
+        assert!(time_zone("America/Chicago").is_ok());
+        assert!(time_zone("Mars/Olympus").is_err());
+    }
+}

@@ -17,6 +17,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::auth::{Viewer, policy};
 use crate::domain::inputs::PageSize;
 use crate::error::{AppError, AppResult};
 
@@ -107,6 +108,7 @@ pub struct ProblemPage {
 /// Lists problems matching `filter` in `sort` order, `first` at a time after `after`.
 pub async fn list(
     db: &impl ConnectionTrait,
+    viewer: &Viewer,
     filter: &ProblemFilter,
     sort: ProblemSort,
     first: PageSize,
@@ -120,7 +122,9 @@ pub async fn list(
             "the cursor `after` belongs to another sort order: start again without `after`",
         ));
     }
-    let mut query = problem::Entity::find().filter(filter_condition(filter));
+    let mut query = problem::Entity::find()
+        .filter(policy::visible_problems(viewer))
+        .filter(filter_condition(filter));
     let order = match sort {
         ProblemSort::Newest => Order::Desc,
         ProblemSort::Oldest => Order::Asc,
@@ -192,12 +196,26 @@ fn filter_condition(filter: &ProblemFilter) -> Condition {
     cond
 }
 
-/// One problem, or NOT_FOUND.
-pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> AppResult<problem::Model> {
-    problem::Entity::find_by_id(id)
+/// One problem the viewer may see, or NOT_FOUND (also when it exists but is hidden
+/// from the viewer, so that its existence does not leak).
+pub async fn get(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: Uuid,
+) -> AppResult<problem::Model> {
+    let row = problem::Entity::find_by_id(id)
         .one(db)
         .await?
-        .ok_or_else(|| AppError::not_found("problem", id))
+        .ok_or_else(|| AppError::not_found("problem", id))?;
+    let sensitive = category::Entity::find_by_id(row.category_id)
+        .one(db)
+        .await?
+        .is_some_and(|c| c.sensitive);
+    if policy::can_see_problem(viewer, &row, sensitive) {
+        Ok(row)
+    } else {
+        Err(AppError::not_found("problem", id))
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 #![expect(clippy::unwrap_used, reason = "test helpers fail loudly")]
 
+mod accounts;
 mod catalog;
 mod errors;
 mod http;

@@ -15,12 +15,15 @@ const PAGE: &str =
   }
 }";
 
+/// Walks every page as an admin (who sees every problem).
 async fn walk(app: &TestApp, filter: Value, sort: &str, first: i64) -> Vec<Value> {
+    let admin = app.demo_login("admin@demo.beatline.city").await;
     let mut all = Vec::new();
     let mut after = Value::Null;
     loop {
         let data = app
-            .data(
+            .data_as(
+                Some(&admin),
                 PAGE,
                 json!({ "filter": filter, "sort": sort, "first": first, "after": after }),
             )
@@ -245,19 +248,31 @@ async fn statements_per_page_do_not_grow_with_the_page() {
 }
 
 #[tokio::test]
-async fn sensitive_locations_are_blurred_in_public_views() {
+async fn sensitive_problems_are_shown_only_to_their_partner() {
     each_backend(Options::default(), |app| async move {
-        let q = "query($f: ProblemFilter) { problems(filter: $f, first: 100) { edges { node { id lat lon address } } } }";
-        let data = app.data(q, json!({ "f": { "categoryCode": "SYRINGE_FOUND" } })).await;
-        let edges = data["problems"]["edges"].as_array().unwrap();
+        let q = "query($f: ProblemFilter) { problems(filter: $f, first: 100) { edges { node { id lat assignedPartner { name } } } } }";
+        let f = json!({ "f": { "categoryCode": "SYRINGE_FOUND" } });
+        // The public and the police never see public-health reports.
+        let public = app.data(q, f.clone()).await;
+        assert_eq!(public["problems"]["edges"].as_array().unwrap().len(), 0, "{public}");
+        let officer = app.demo_login("officer.1011@demo.beatline.city").await;
+        let police = app.data_as(Some(&officer), q, f.clone()).await;
+        assert_eq!(police["problems"]["edges"].as_array().unwrap().len(), 0, "{police}");
+        // The health department sees them, with exact locations.
+        let health = app.demo_login("outreach@health.demo.beatline.city").await;
+        let partner = app.data_as(Some(&health), q, f).await;
+        let edges = partner["problems"]["edges"].as_array().unwrap();
         assert!(!edges.is_empty());
         for e in edges {
-            let node = &e["node"];
-            assert!(node["address"].is_null(), "{node}");
-            let id: uuid::Uuid = node["id"].as_str().unwrap().parse().unwrap();
+            assert_eq!(e["node"]["assignedPartner"]["name"], "Harbor City Health Department");
+            let id: uuid::Uuid = e["node"]["id"].as_str().unwrap().parse().unwrap();
             let row = entity::problem::Entity::find_by_id(id).one(&app.db).await.unwrap().unwrap();
-            let lat = node["lat"].as_f64().unwrap();
-            assert!((lat - row.lat).abs() < 0.001 && lat != row.lat, "lat {lat} vs {}", row.lat);
+            assert!((e["node"]["lat"].as_f64().unwrap() - row.lat).abs() < 1e-9);
+            // And one of them by id is NOT_FOUND for the officer.
+            let one = app
+                .gql_as(Some(&officer), "query($id: ID!) { problem(id: $id) { id } }", json!({ "id": id.to_string() }))
+                .await;
+            assert_eq!(error_code(&one), "NOT_FOUND", "{one}");
         }
     })
     .await;
