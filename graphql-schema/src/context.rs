@@ -9,6 +9,7 @@ use crate::api::loaders::Loaders;
 use crate::auth::ratelimit::LoginLimits;
 use crate::auth::tokens::TokenKeys;
 use crate::auth::{RequestMeta, Viewer, ViewerCell};
+use crate::domain::events::{EventBus, LocalBus};
 use crate::domain::geo_index::GeoIndex;
 use crate::error::AppResult;
 
@@ -23,6 +24,8 @@ pub struct ApiContext {
     pub keys: TokenKeys,
     /// Login throttling.
     pub login_limits: Arc<LoginLimits>,
+    /// Where changes are announced to live subscribers.
+    pub events: Arc<dyn EventBus>,
 }
 
 impl ApiContext {
@@ -33,6 +36,7 @@ impl ApiContext {
             geo: Arc::new(GeoIndex::default()),
             keys,
             login_limits: Arc::new(LoginLimits::default()),
+            events: Arc::new(LocalBus::default()),
         }
     }
 }

@@ -64,7 +64,11 @@ impl LoginLimits {
         blocked.retain(|_, until| *until > now);
         let keys = std::iter::once(account_key(account)).chain(address.map(address_key));
         let wait = keys
-            .filter_map(|k| blocked.get(&k).map(|until| until.saturating_duration_since(now)))
+            .filter_map(|k| {
+                blocked
+                    .get(&k)
+                    .map(|until| until.saturating_duration_since(now))
+            })
             .max();
         match wait {
             Some(wait) => Err(AppError::RateLimited {
@@ -80,12 +84,18 @@ impl LoginLimits {
         let now = Instant::now();
         let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
         if let Err(not_until) = self.per_account.check_key(&account.to_owned()) {
-            blocked.insert(account_key(account), now + not_until.wait_time_from(clock.now()));
+            blocked.insert(
+                account_key(account),
+                now + not_until.wait_time_from(clock.now()),
+            );
         }
         if let Some(address) = address
             && let Err(not_until) = self.per_address.check_key(&address)
         {
-            blocked.insert(address_key(address), now + not_until.wait_time_from(clock.now()));
+            blocked.insert(
+                address_key(address),
+                now + not_until.wait_time_from(clock.now()),
+            );
         }
     }
 }

@@ -7,8 +7,10 @@ pub mod accounts;
 pub mod audit;
 pub mod boundaries;
 pub mod catalog;
+pub mod events;
 pub mod geo_index;
 pub mod inputs;
+pub mod notify;
 pub mod privacy;
 pub mod problems;
 
