@@ -20,7 +20,7 @@ pub struct QueryRoot(api::query::CatalogQuery, api::accounts::AccountQuery);
 
 /// Everything that can be changed.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(api::accounts::AccountMutation);
+pub struct MutationRoot(api::accounts::AccountMutation, api::setup::SetupMutation);
 
 /// The Beatline GraphQL schema.
 pub type BeatlineSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

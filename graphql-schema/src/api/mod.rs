@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod loaders;
 pub mod query;
+pub mod setup;
 pub mod types;
 
 use async_graphql::ID;

@@ -13,6 +13,7 @@ pub mod inputs;
 pub mod notify;
 pub mod privacy;
 pub mod problems;
+pub mod setup;
 
 /// The current time, truncated to microseconds: both databases then store exactly the
 /// value the code holds, so keyset cursors and equality checks agree.

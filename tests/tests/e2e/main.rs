@@ -1,10 +1,17 @@
 //! End-to-end tests: the real server over HTTP, on SQLite and on PostgreSQL.
 //! One test binary with a module per feature, so it links once.
 
-#![expect(clippy::unwrap_used, reason = "test helpers fail loudly")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail loudly"
+)]
 
 mod accounts;
 mod catalog;
 mod errors;
 mod http;
+mod matrix;
 mod problems;
+mod setup;

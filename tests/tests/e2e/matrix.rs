@@ -1,0 +1,322 @@
+//! The authorization matrix: for every query and mutation that takes an id, every role
+//! (and officer inside and outside the beat, captain inside and outside the precinct,
+//! partner of the routed organisation or not) is asserted allowed, FORBIDDEN,
+//! UNAUTHENTICATED or NOT_FOUND (hidden). The test reads the schema by introspection, so
+//! a new id-taking field without a row here makes it fail.
+
+use std::collections::{BTreeSet, HashMap};
+
+use beatline_tests::{Options, TestApp, each_backend};
+use serde_json::{Value, json};
+
+/// The callers of the matrix, in column order.
+const ROLES: [&str; 9] = [
+    "anonymous",
+    "resident",
+    "officer_in",
+    "officer_out",
+    "captain_in",
+    "captain_out",
+    "partner_routed",
+    "partner_other",
+    "admin",
+];
+
+fn login_of(role: &str) -> Option<&'static str> {
+    Some(match role {
+        "officer_in" => "officer.1011@demo.beatline.city",
+        "officer_out" => "officer.2021@demo.beatline.city",
+        "captain_in" => "captain.west@demo.beatline.city",
+        "captain_out" => "captain.east@demo.beatline.city",
+        "partner_routed" => "outreach@health.demo.beatline.city",
+        "partner_other" => "dispatch@streets.demo.beatline.city",
+        "admin" => "admin@demo.beatline.city",
+        _ => return None,
+    })
+}
+
+/// What a caller gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// No error.
+    Ok,
+    /// FORBIDDEN.
+    Forb,
+    /// UNAUTHENTICATED.
+    Unau,
+    /// NOT_FOUND: the object is hidden from this caller.
+    Hide,
+}
+use Outcome::{Forb, Hide, Ok, Unau};
+
+const ALL_OK: [Outcome; 9] = [Ok; 9];
+const ADMIN_ONLY: [Outcome; 9] = [Unau, Forb, Forb, Forb, Forb, Forb, Forb, Forb, Ok];
+
+/// Ids the cases use, read from the demo city.
+struct Fixtures(HashMap<&'static str, Value>);
+
+impl Fixtures {
+    fn id(&self, key: &str) -> Value {
+        self.0
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| panic!("no fixture {key}"))
+    }
+}
+
+async fn fixtures(app: &TestApp) -> Fixtures {
+    let admin = app.demo_login("admin@demo.beatline.city").await;
+    let data = app
+        .data_as(
+            Some(&admin),
+            r#"{ precincts { id code beats { id code } }
+                 neighborhoods { id }
+                 police: problems(filter: { categoryCode: "ABANDONED_VEHICLE" }, first: 100) { edges { node { id beat { code } } } }
+                 health: problems(filter: { categoryCode: "SYRINGE_FOUND" }, first: 1) { edges { node { id assignedPartner { id } } } } }"#,
+            json!({}),
+        )
+        .await;
+    let mut map = HashMap::new();
+    for p in data["precincts"].as_array().unwrap() {
+        if p["code"] == "P1" {
+            map.insert("precinct_p1", p["id"].clone());
+        }
+        for b in p["beats"].as_array().unwrap() {
+            if b["code"] == "1011" {
+                map.insert("beat_1011", b["id"].clone());
+            }
+        }
+    }
+    map.insert("neighborhood", data["neighborhoods"][0]["id"].clone());
+    let police = data["police"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["beat"]["code"] == "1011")
+        .expect("a police problem in beat 1011");
+    map.insert("police_problem_1011", police["node"]["id"].clone());
+    map.insert(
+        "health_problem",
+        data["health"]["edges"][0]["node"]["id"].clone(),
+    );
+    map.insert(
+        "health_partner",
+        data["health"]["edges"][0]["node"]["assignedPartner"]["id"].clone(),
+    );
+    let officer = app.demo_login("officer.1011@demo.beatline.city").await;
+    let me = app
+        .data_as(Some(&officer), "{ me { id } }", json!({}))
+        .await;
+    map.insert("officer_1011", me["me"]["id"].clone());
+    let captain = app.demo_login("captain.west@demo.beatline.city").await;
+    let me = app
+        .data_as(Some(&captain), "{ me { id } }", json!({}))
+        .await;
+    map.insert("captain_west", me["me"]["id"].clone());
+    let partner = app.demo_login("outreach@health.demo.beatline.city").await;
+    let me = app
+        .data_as(Some(&partner), "{ me { id } }", json!({}))
+        .await;
+    map.insert("partner_user", me["me"]["id"].clone());
+    Fixtures(map)
+}
+
+/// One row of the matrix.
+struct Case {
+    /// `Query.field` or `Mutation.field`.
+    field: &'static str,
+    /// The operation to run.
+    query: &'static str,
+    /// Its variables, for a role.
+    vars: fn(&Fixtures, &str) -> Value,
+    /// What each role gets, in [`ROLES`] order.
+    expect: [Outcome; 9],
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            field: "Query.precinct",
+            query: "query($id: ID!) { precinct(id: $id) { code } }",
+            vars: |f, _| json!({ "id": f.id("precinct_p1") }),
+            expect: ALL_OK,
+        },
+        Case {
+            field: "Query.beat",
+            query: "query($id: ID!) { beat(id: $id) { code } }",
+            vars: |f, _| json!({ "id": f.id("beat_1011") }),
+            expect: ALL_OK,
+        },
+        Case {
+            field: "Query.beats",
+            query: "query($id: ID) { beats(precinctId: $id) { code } }",
+            vars: |f, _| json!({ "id": f.id("precinct_p1") }),
+            expect: ALL_OK,
+        },
+        Case {
+            field: "Query.neighborhood",
+            query: "query($id: ID!) { neighborhood(id: $id) { name } }",
+            vars: |f, _| json!({ "id": f.id("neighborhood") }),
+            expect: ALL_OK,
+        },
+        Case {
+            field: "Query.problem",
+            query: "query($id: ID!) { problem(id: $id) { reference } }",
+            vars: |f, _| json!({ "id": f.id("police_problem_1011") }),
+            expect: ALL_OK,
+        },
+        // A public-health problem: only its partner and admins see it.
+        Case {
+            field: "Query.problem",
+            query: "query($id: ID!) { problem(id: $id) { reference } }",
+            vars: |f, _| json!({ "id": f.id("health_problem") }),
+            expect: [Hide, Hide, Hide, Hide, Hide, Hide, Ok, Hide, Ok],
+        },
+        Case {
+            field: "Query.problems",
+            query: "query($b: ID) { problems(filter: { beatId: $b }, first: 1) { edges { cursor } } }",
+            vars: |f, _| json!({ "b": f.id("beat_1011") }),
+            expect: ALL_OK,
+        },
+        Case {
+            field: "Mutation.register",
+            query: "mutation($n: ID, $e: String!) { register(input: { email: $e, password: \"lantern orbit pickle harbor\", displayName: \"M\", homeNeighborhoodId: $n }) { accessToken } }",
+            vars: |f, role| json!({ "n": f.id("neighborhood"), "e": format!("matrix.{role}@example.org") }),
+            expect: ALL_OK,
+        },
+        Case {
+            field: "Mutation.assignOfficerToBeat",
+            query: "mutation($o: ID!, $b: ID!) { assignOfficerToBeat(officerId: $o, beatId: $b) }",
+            vars: |f, _| json!({ "o": f.id("officer_1011"), "b": f.id("beat_1011") }),
+            expect: ADMIN_ONLY,
+        },
+        Case {
+            field: "Mutation.assignCaptainToPrecinct",
+            query: "mutation($c: ID!, $p: ID!) { assignCaptainToPrecinct(captainId: $c, precinctId: $p) }",
+            vars: |f, _| json!({ "c": f.id("captain_west"), "p": f.id("precinct_p1") }),
+            expect: ADMIN_ONLY,
+        },
+        Case {
+            field: "Mutation.addPartnerMember",
+            query: "mutation($u: ID!, $p: ID!) { addPartnerMember(userId: $u, partnerId: $p) }",
+            vars: |f, _| json!({ "u": f.id("partner_user"), "p": f.id("health_partner") }),
+            expect: ADMIN_ONLY,
+        },
+        Case {
+            field: "Mutation.upsertCategory",
+            query: "mutation($p: ID) { upsertCategory(input: { serviceCode: \"NEEDLE_BIN_FULL\", name: \"Needle bin full\", description: \"A sharps disposal bin is full.\", route: PARTNER, partnerId: $p, slaHours: 48, sensitive: true }) { serviceCode } }",
+            vars: |f, _| json!({ "p": f.id("health_partner") }),
+            expect: ADMIN_ONLY,
+        },
+    ]
+}
+
+/// Names of the root fields that take an ID, directly or inside an input object.
+async fn id_taking_fields(app: &TestApp) -> BTreeSet<String> {
+    let data = app
+        .data(
+            "{ __schema { queryType { name } mutationType { name } subscriptionType { name }
+                 types { name kind
+                   fields { name args { name type { ...T } } }
+                   inputFields { name type { ...T } } } } }
+             fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name } } } }",
+            json!({}),
+        )
+        .await;
+    fn base(t: &Value) -> String {
+        let mut t = t;
+        while t["ofType"].is_object() {
+            t = &t["ofType"];
+        }
+        t["name"].as_str().unwrap_or_default().to_owned()
+    }
+    let types = data["__schema"]["types"].as_array().unwrap();
+    let by_name: HashMap<String, &Value> = types
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap_or_default().to_owned(), t))
+        .collect();
+    fn input_has_id(name: &str, by_name: &HashMap<String, &Value>, depth: u8) -> bool {
+        let Some(t) = by_name.get(name) else {
+            return false;
+        };
+        if depth > 3 || t["kind"] != "INPUT_OBJECT" {
+            return false;
+        }
+        t["inputFields"].as_array().unwrap().iter().any(|f| {
+            let b = base(&f["type"]);
+            b == "ID" || input_has_id(&b, by_name, depth + 1)
+        })
+    }
+    let mut out = BTreeSet::new();
+    for (root, label) in [
+        ("queryType", "Query"),
+        ("mutationType", "Mutation"),
+        ("subscriptionType", "Subscription"),
+    ] {
+        let Some(name) = data["__schema"][root]["name"].as_str() else {
+            continue;
+        };
+        let Some(t) = by_name.get(name) else { continue };
+        for f in t["fields"].as_array().unwrap() {
+            let takes_id = f["args"].as_array().unwrap().iter().any(|a| {
+                let b = base(&a["type"]);
+                b == "ID" || input_has_id(&b, &by_name, 0)
+            });
+            if takes_id {
+                out.insert(format!("{label}.{}", f["name"].as_str().unwrap()));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_id_taking_field_is_in_the_matrix_and_holds() {
+    each_backend(Options::default(), |app| async move {
+        let cases = cases();
+        let covered: BTreeSet<String> = cases.iter().map(|c| c.field.to_owned()).collect();
+        let needed = id_taking_fields(&app).await;
+        let missing: Vec<_> = needed.difference(&covered).collect();
+        assert!(missing.is_empty(), "id-taking fields without a row in the authorization matrix: {missing:?}");
+
+        let fx = fixtures(&app).await;
+        let mut tokens: HashMap<&str, Option<String>> = HashMap::new();
+        for role in ROLES {
+            let token = match login_of(role) {
+                Some(email) => Some(app.demo_login(email).await),
+                None => None,
+            };
+            tokens.insert(role, token);
+        }
+        // The resident is a new account that has reported nothing.
+        let fresh = app
+            .data(
+                "mutation { register(input: { email: \"fresh.resident@example.org\", password: \"lantern orbit pickle harbor\", displayName: \"Fresh\" }) { accessToken } }",
+                json!({}),
+            )
+            .await;
+        tokens.insert("resident", fresh["register"]["accessToken"].as_str().map(str::to_owned));
+        let mut failures = Vec::new();
+        for case in &cases {
+            for (role, expected) in ROLES.iter().zip(case.expect) {
+                let token = tokens.get(role).cloned().flatten();
+                let body = app.gql_as(token.as_deref(), case.query, (case.vars)(&fx, role)).await;
+                let got = match body["errors"][0]["extensions"]["code"].as_str() {
+                    None => Ok,
+                    Some("FORBIDDEN") => Forb,
+                    Some("UNAUTHENTICATED") => Unau,
+                    Some("NOT_FOUND") => Hide,
+                    Some(other) => {
+                        failures.push(format!("{} as {role}: unexpected {other}: {body}", case.field));
+                        continue;
+                    }
+                };
+                if got != expected {
+                    failures.push(format!("{} as {role}: expected {expected:?}, got {got:?}: {body}", case.field));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "authorization matrix violations:\n{}", failures.join("\n"));
+    })
+    .await;
+}
