@@ -102,3 +102,34 @@ async fn overly_deep_queries_are_refused() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn alias_heavy_and_batched_requests_are_refused() {
+    each_backend(
+        Options {
+            demo: false,
+            ..Options::default()
+        },
+        |app| async move {
+            // 2,500 aliases of one cheap field add up past the complexity limit.
+            let aliases: String = (0..2500).map(|i| format!("a{i}: categories {{ id }} ")).collect();
+            let body = app.gql(&format!("{{ {aliases} }}"), json!({})).await;
+            assert_eq!(error_code(&body), "BAD_USER_INPUT", "{}", &body.to_string()[..300]);
+            assert!(error_message(&body).contains("too much at once"), "{}", error_message(&body));
+
+            // A JSON array of requests (batching) is refused.
+            let resp = app
+                .client
+                .post(format!("{}/graphql", app.base))
+                .json(&json!([{ "query": "{ categories { id } }" }, { "query": "{ categories { id } }" }]))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 400);
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+            assert!(error_message(&body).to_lowercase().contains("batch"), "{body}");
+        },
+    )
+    .await;
+}
