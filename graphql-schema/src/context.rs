@@ -50,6 +50,7 @@ pub fn prepare_request(
 ) -> async_graphql::Request {
     request
         .data(Loaders::new(&api.db))
+        .data(crate::api::meeting_loaders::MeetingLoaders::new(&api.db))
         .data(meta)
         .data(ViewerCell::default())
 }

@@ -16,11 +16,19 @@ pub use error::{AppError, AppResult};
 
 /// Everything that can be read.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(api::query::CatalogQuery, api::accounts::AccountQuery);
+pub struct QueryRoot(
+    api::query::CatalogQuery,
+    api::accounts::AccountQuery,
+    api::meetings::MeetingQuery,
+);
 
 /// Everything that can be changed.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(api::accounts::AccountMutation, api::setup::SetupMutation);
+pub struct MutationRoot(
+    api::accounts::AccountMutation,
+    api::setup::SetupMutation,
+    api::meetings::MeetingMutation,
+);
 
 /// The Beatline GraphQL schema.
 pub type BeatlineSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

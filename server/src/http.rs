@@ -39,7 +39,9 @@ pub fn routes(state: AppState, graphiql: bool) -> impl Endpoint {
         .at("/graphql", get(graphql_get).post(graphql_post))
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
-        .at("/metrics", get(metrics_endpoint));
+        .at("/metrics", get(metrics_endpoint))
+        .at("/calendar/beats/:file", get(calendar_beat))
+        .at("/calendar/neighborhoods/:file", get(calendar_neighborhood));
     if graphiql {
         app = app.at("/", get(graphiql_page));
     }
@@ -72,6 +74,8 @@ fn route_label(path: &str) -> &'static str {
         "/readyz" => "/readyz",
         "/metrics" => "/metrics",
         "/" => "/",
+        p if p.starts_with("/calendar/beats/") => "/calendar/beats/{beatCode}.ics",
+        p if p.starts_with("/calendar/neighborhoods/") => "/calendar/neighborhoods/{id}.ics",
         _ => "other",
     }
 }
@@ -203,4 +207,64 @@ async fn metrics_endpoint(Data(state): Data<&Arc<AppState>>) -> Response {
     Response::builder()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())
+}
+
+/// An iCalendar response, or the error as plain text with its HTTP status.
+fn calendar_response(result: graphql_schema::AppResult<String>) -> Response {
+    use graphql_schema::AppError;
+    match result {
+        Ok(text) => Response::builder()
+            .content_type("text/calendar; charset=utf-8")
+            .header("cache-control", "public, max-age=900")
+            .body(text),
+        Err(error) => {
+            let status = match &error {
+                AppError::NotFound(_) => StatusCode::NOT_FOUND,
+                AppError::BadInput(_) => StatusCode::BAD_REQUEST,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            if let AppError::Internal(cause) = &error {
+                tracing::error!(error = ?cause, "calendar feed failed");
+            }
+            (status, error.message()).into_response()
+        }
+    }
+}
+
+/// The `.ics` file name of a calendar path, without the suffix.
+fn ics_name(file: &str) -> Option<&str> {
+    file.strip_suffix(".ics").filter(|name| !name.is_empty())
+}
+
+/// `GET /calendar/beats/{beatCode}.ics`: the beat's meetings as iCalendar.
+#[handler]
+async fn calendar_beat(
+    poem::web::Path(file): poem::web::Path<String>,
+    Data(state): Data<&Arc<AppState>>,
+) -> Response {
+    let Some(code) = ics_name(&file) else {
+        return (
+            StatusCode::NOT_FOUND,
+            "calendar feeds end in .ics, e.g. /calendar/beats/1011.ics",
+        )
+            .into_response();
+    };
+    calendar_response(graphql_schema::domain::calendar::beat_feed(&state.db, code).await)
+}
+
+/// `GET /calendar/neighborhoods/{id}.ics`: the meetings of the beats overlapping a
+/// neighbourhood as iCalendar.
+#[handler]
+async fn calendar_neighborhood(
+    poem::web::Path(file): poem::web::Path<String>,
+    Data(state): Data<&Arc<AppState>>,
+) -> Response {
+    let Some(id) = ics_name(&file).and_then(|s| uuid::Uuid::parse_str(s).ok()) else {
+        return (
+            StatusCode::NOT_FOUND,
+            "use /calendar/neighborhoods/{id}.ics with a neighbourhood id from the API",
+        )
+            .into_response();
+    };
+    calendar_response(graphql_schema::domain::calendar::neighborhood_feed(&state.db, id).await)
 }

@@ -71,6 +71,11 @@ pub async fn start(
     if serve.demo {
         demo::seed_if_empty(&db).await?;
     }
+    // Before serving, so that the first requests do not race it for SQLite's write lock.
+    if let Err(error) = graphql_schema::domain::meetings::extend_all_series(&db).await {
+        tracing::warn!(?error, "extending meeting series failed");
+    }
+    spawn_meeting_horizon(db.clone());
     let api = ApiContext::new(db.clone(), token_keys(serve)?);
     let schema = build_schema(
         api.clone(),
@@ -118,6 +123,22 @@ pub async fn start(
         stop: Some(stop_tx),
         task,
     })
+}
+
+/// Keeps recurring meeting series materialised a rolling year ahead: daily.
+fn spawn_meeting_horizon(db: sea_orm::DatabaseConnection) {
+    tokio::spawn(async move {
+        let day = std::time::Duration::from_secs(24 * 3600);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + day, day);
+        loop {
+            tick.tick().await;
+            match graphql_schema::domain::meetings::extend_all_series(&db).await {
+                Ok(added) if added > 0 => tracing::info!(added, "meeting occurrences added"),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(?error, "extending meeting series failed"),
+            }
+        }
+    });
 }
 
 /// The keys that sign access tokens: from `BEATLINE_JWT_SECRET`, or (outside

@@ -3,6 +3,8 @@
 
 pub mod accounts;
 pub mod loaders;
+pub mod meeting_loaders;
+pub mod meetings;
 pub mod query;
 pub mod setup;
 pub mod types;

@@ -4,16 +4,22 @@
 //! connection and inside a transaction.
 
 pub mod accounts;
+pub mod agenda;
 pub mod audit;
 pub mod boundaries;
+pub mod calendar;
 pub mod catalog;
 pub mod events;
 pub mod geo_index;
 pub mod inputs;
+pub mod meeting_idempotency;
+pub mod meetings;
 pub mod notify;
 pub mod privacy;
 pub mod problems;
 pub mod setup;
+pub mod recurrence;
+pub mod sara;
 
 /// The current time, truncated to microseconds: both databases then store exactly the
 /// value the code holds, so keyset cursors and equality checks agree.

@@ -13,5 +13,6 @@ mod catalog;
 mod errors;
 mod http;
 mod matrix;
+mod meetings;
 mod problems;
 mod setup;

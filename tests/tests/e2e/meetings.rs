@@ -1,0 +1,536 @@
+//! Beat meetings: scheduling series with RRULEs, changes and cancellations of single
+//! occurrences, RSVPs, notifications, attendance, and the iCalendar feeds (parsed with
+//! the independent `ical` crate).
+
+use std::io::BufReader;
+
+use beatline_tests::{Options, TestApp, each_backend, error_code, error_message};
+use chrono::{DateTime, Datelike as _, NaiveDate, TimeZone as _, Utc, Weekday};
+use sea_orm::{ColumnTrait as _, EntityTrait as _, PaginatorTrait as _, QueryFilter as _};
+use serde_json::{Value, json};
+
+const CHICAGO: chrono_tz::Tz = chrono_tz::America::Chicago;
+
+pub const SCHEDULE: &str = "mutation($i: ScheduleMeetingInput!) { scheduleMeeting(input: $i) {
+  id title startsAt endsAt timeZone localStartsAt seriesId recurrenceId status isException
+  place { name address } onlineUrl languages accessibilityNotes beat { code } } }";
+const LIST: &str = "query($f: MeetingFilter, $first: Int, $after: String) {
+  meetings(filter: $f, first: $first, after: $after) {
+    edges { cursor node { id title startsAt endsAt status seriesId isException beat { code }
+      rsvpCounts { going maybe notGoing } myRsvp } }
+    pageInfo { hasNextPage endCursor } } }";
+const RSVP: &str = "mutation($id: ID!, $r: RsvpResponse!) { rsvpMeeting(id: $id, response: $r) { id rsvpCounts { going maybe notGoing } myRsvp } }";
+const CANCEL: &str =
+    "mutation($id: ID!) { cancelMeeting(id: $id, reason: \"Hall flooded\") { id status } }";
+const UPDATE: &str = "mutation($i: UpdateMeetingInput!) { updateMeeting(input: $i) { id startsAt isException recurrenceId place { name } } }";
+
+/// The second Tuesday of the month `months_ahead` after now, 18:30 in Chicago.
+pub fn second_tuesday(months_ahead: u32) -> DateTime<Utc> {
+    let today = Utc::now().with_timezone(&CHICAGO).date_naive();
+    let (mut y, mut m) = (today.year(), today.month());
+    for _ in 0..months_ahead {
+        (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    }
+    let day = NaiveDate::from_weekday_of_month_opt(y, m, Weekday::Tue, 2).unwrap();
+    CHICAGO
+        .from_local_datetime(&day.and_hms_opt(18, 30, 0).unwrap())
+        .earliest()
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+pub async fn beat_id(app: &TestApp, code: &str) -> String {
+    let beats = app.data("{ beats { id code } }", json!({})).await;
+    beats["beats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["code"] == code)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+pub fn series_input(beat: &str, start: DateTime<Utc>, key: &str) -> Value {
+    json!({ "i": {
+        "beatId": beat,
+        "title": "Beat 1011 CAPS meeting",
+        "startsAt": start.to_rfc3339(),
+        "endsAt": (start + chrono::TimeDelta::minutes(90)).to_rfc3339(),
+        "timeZone": "America/Chicago",
+        "placeName": "Lakeside Library, Room B",
+        "placeAddress": "12 Harbor St; 2nd floor",
+        "lat": 41.80, "lon": -87.70,
+        "languages": ["en", "es"],
+        "accessibilityNotes": "Step-free entrance, ASL on request",
+        "recurrence": "FREQ=MONTHLY;BYDAY=2TU",
+        "idempotencyKey": key,
+    }})
+}
+
+async fn notifications(app: &TestApp, user_email: &str, kind: &str) -> u64 {
+    let user = entity::user::Entity::find()
+        .filter(entity::user::Column::Email.eq(user_email))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    entity::notification::Entity::find()
+        .filter(entity::notification::Column::UserId.eq(user.id))
+        .filter(entity::notification::Column::Kind.eq(kind))
+        .count(&app.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn officer_schedules_a_monthly_series_and_residents_answer() {
+    each_backend(Options::default(), |app| async move {
+        let officer = app.demo_login("officer.1011@demo.beatline.city").await;
+        let resident = app.demo_login("resident1@demo.beatline.city").await;
+        let beat = beat_id(&app, "1011").await;
+
+        // A resident follows the beat, so they hear of new meetings.
+        app.data_as(
+            Some(&resident),
+            "mutation($b: ID!) { followBeat(beatId: $b) { code } }",
+            json!({ "b": beat }),
+        )
+        .await;
+
+        let start = second_tuesday(1);
+        let created = app
+            .data_as(Some(&officer), SCHEDULE, series_input(&beat, start, "series-key-0001"))
+            .await["scheduleMeeting"]
+            .clone();
+        assert_eq!(created["status"], "SCHEDULED");
+        assert_eq!(created["beat"]["code"], "1011");
+        assert_eq!(created["languages"], json!(["en", "es"]));
+        assert!(created["seriesId"].is_string());
+        assert!(
+            created["localStartsAt"].as_str().unwrap().contains("T18:30:00-0"),
+            "{created}"
+        );
+
+        // A retry with the same key returns the same meeting and creates nothing new.
+        let again = app
+            .data_as(Some(&officer), SCHEDULE, series_input(&beat, start, "series-key-0001"))
+            .await["scheduleMeeting"]
+            .clone();
+        assert_eq!(again["id"], created["id"]);
+        let series_count = entity::meeting_series::Entity::find()
+            .filter(entity::meeting_series::Column::Title.eq("Beat 1011 CAPS meeting"))
+            .count(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(series_count, 1);
+        // The same key for another meeting is refused.
+        let reused = app
+            .gql_as(Some(&officer), SCHEDULE, series_input(&beat, second_tuesday(2), "series-key-0001"))
+            .await;
+        assert_eq!(error_code(&reused), "CONFLICT", "{reused}");
+        assert!(error_message(&reused).contains("new key"), "{reused}");
+
+        // The series is expanded a rolling 12 months ahead, always 18:30 local time on
+        // the second Tuesday (across the DST change).
+        let series_id = created["seriesId"].as_str().unwrap().to_owned();
+        let occurrences = entity::meeting::Entity::find()
+            .filter(entity::meeting::Column::SeriesId.eq(uuid::Uuid::parse_str(&series_id).unwrap()))
+            .all(&app.db)
+            .await
+            .unwrap();
+        assert!((11..=13).contains(&occurrences.len()), "{} occurrences", occurrences.len());
+        for m in &occurrences {
+            let local = m.starts_at.with_timezone(&CHICAGO);
+            assert_eq!(local.format("%H:%M %a").to_string(), "18:30 Tue");
+            assert!((8..=14).contains(&local.day()), "{local}");
+        }
+
+        // The follower was notified.
+        assert_eq!(
+            notifications(&app, "resident1@demo.beatline.city", "MEETING_SCHEDULED").await,
+            1
+        );
+
+        // Listing: the beat's upcoming meetings, soonest first, in keyset pages.
+        let mut seen = Vec::new();
+        let mut after = Value::Null;
+        loop {
+            let page = app
+                .data_as(
+                    Some(&resident),
+                    LIST,
+                    json!({ "f": { "beatId": beat, "upcoming": true }, "first": 5, "after": after }),
+                )
+                .await["meetings"]
+                .clone();
+            for e in page["edges"].as_array().unwrap() {
+                seen.push(e["node"].clone());
+            }
+            if !page["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+                break;
+            }
+            after = page["pageInfo"]["endCursor"].clone();
+        }
+        let starts: Vec<&str> = seen.iter().map(|m| m["startsAt"].as_str().unwrap()).collect();
+        let mut sorted = starts.clone();
+        sorted.sort();
+        assert_eq!(starts, sorted, "not soonest first");
+        let ids: std::collections::HashSet<_> = seen.iter().map(|m| m["id"].clone()).collect();
+        assert_eq!(ids.len(), seen.len(), "a meeting appeared twice");
+        // The demo series of beat 1011 (extended at start) and ours.
+        assert!(seen.iter().any(|m| m["seriesId"] == series_id.as_str()));
+
+        // RSVP, then change the answer.
+        let first_id = created["id"].as_str().unwrap().to_owned();
+        let r = app
+            .data_as(Some(&resident), RSVP, json!({ "id": first_id, "r": "MAYBE" }))
+            .await;
+        assert_eq!(r["rsvpMeeting"]["myRsvp"], "MAYBE");
+        let r = app
+            .data_as(Some(&resident), RSVP, json!({ "id": first_id, "r": "GOING" }))
+            .await;
+        assert_eq!(
+            r["rsvpMeeting"]["rsvpCounts"],
+            json!({ "going": 1, "maybe": 0, "notGoing": 0 })
+        );
+
+        // Move the second occurrence: it becomes an exception that keeps its recurrence id.
+        let mut sorted_occ = occurrences.clone();
+        sorted_occ.sort_by_key(|m| m.starts_at);
+        let second = &sorted_occ[1];
+        let moved_start = second.starts_at + chrono::TimeDelta::days(1);
+        let moved = app
+            .data_as(
+                Some(&officer),
+                UPDATE,
+                json!({ "i": { "id": second.id.to_string(),
+                    "startsAt": moved_start.to_rfc3339(),
+                    "endsAt": (moved_start + chrono::TimeDelta::minutes(90)).to_rfc3339(),
+                    "placeName": "Harbor City Hall" } }),
+            )
+            .await["updateMeeting"]
+            .clone();
+        assert_eq!(moved["isException"], true);
+        assert_eq!(
+            moved["recurrenceId"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap(),
+            second.starts_at
+        );
+
+        // Cancel the first occurrence: the resident who answered hears of it, and it no
+        // longer takes answers.
+        let c = app
+            .data_as(Some(&officer), CANCEL, json!({ "id": first_id }))
+            .await;
+        assert_eq!(c["cancelMeeting"]["status"], "CANCELLED");
+        assert_eq!(
+            notifications(&app, "resident1@demo.beatline.city", "MEETING_CANCELLED").await,
+            1
+        );
+        let late = app
+            .gql_as(Some(&resident), RSVP, json!({ "id": first_id, "r": "GOING" }))
+            .await;
+        assert_eq!(error_code(&late), "BAD_USER_INPUT", "{late}");
+        assert!(error_message(&late).contains("cancelled"), "{late}");
+        let upcoming = app
+            .data(
+                LIST,
+                json!({ "f": { "beatId": beat, "upcoming": true, "includeCancelled": false }, "first": 100 }),
+            )
+            .await;
+        assert!(
+            upcoming["meetings"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["node"]["id"] != first_id.as_str())
+        );
+
+        // Attendance cannot be recorded before a meeting starts.
+        let early = app
+            .gql_as(
+                Some(&officer),
+                "mutation($id: ID!) { recordAttendance(id: $id, residents: 3, officers: 1) { id } }",
+                json!({ "id": second.id.to_string() }),
+            )
+            .await;
+        assert_eq!(error_code(&early), "BAD_USER_INPUT", "{early}");
+        assert!(error_message(&early).contains("not started"), "{early}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_meetings_are_refused_with_reasons() {
+    each_backend(Options::default(), |app| async move {
+        let officer = app.demo_login("officer.1011@demo.beatline.city").await;
+        let other_officer = app.demo_login("officer.2021@demo.beatline.city").await;
+        let resident = app.demo_login("resident2@demo.beatline.city").await;
+        let beat = beat_id(&app, "1011").await;
+        let start = second_tuesday(1);
+        let with = |patch: Value| {
+            let mut v = series_input(&beat, start, &format!("key-{}", uuid::Uuid::now_v7()));
+            for (k, val) in patch.as_object().unwrap() {
+                v["i"][k] = val.clone();
+            }
+            v
+        };
+        let cases = [
+            (
+                json!({ "startsAt": (Utc::now() - chrono::TimeDelta::hours(1)).to_rfc3339() }),
+                "BAD_USER_INPUT",
+                "past",
+            ),
+            (
+                json!({ "endsAt": (start - chrono::TimeDelta::minutes(5)).to_rfc3339() }),
+                "BAD_USER_INPUT",
+                "ends before it starts",
+            ),
+            (
+                json!({ "recurrence": "FREQ=FORTNIGHTLY" }),
+                "BAD_USER_INPUT",
+                "FREQ=MONTHLY;BYDAY=2TU",
+            ),
+            (
+                json!({ "recurrence": "FREQ=HOURLY" }),
+                "BAD_USER_INPUT",
+                "more often than daily",
+            ),
+            (
+                json!({ "recurrence": "FREQ=DAILY;BYHOUR=9,18" }),
+                "BAD_USER_INPUT",
+                "more than one meeting on one day",
+            ),
+            (
+                json!({ "timeZone": "Mars/Olympus" }),
+                "BAD_USER_INPUT",
+                "IANA",
+            ),
+            (
+                json!({ "placeName": null, "placeAddress": null, "lat": null, "lon": null }),
+                "BAD_USER_INPUT",
+                "where the meeting is",
+            ),
+            (
+                json!({ "idempotencyKey": "x" }),
+                "BAD_USER_INPUT",
+                "idempotencyKey",
+            ),
+        ];
+        for (patch, code, words) in cases {
+            let body = app
+                .gql_as(Some(&officer), SCHEDULE, with(patch.clone()))
+                .await;
+            assert_eq!(error_code(&body), code, "{patch}: {body}");
+            assert!(error_message(&body).contains(words), "{patch}: {body}");
+        }
+        let forbidden = app
+            .gql_as(Some(&other_officer), SCHEDULE, with(json!({})))
+            .await;
+        assert_eq!(error_code(&forbidden), "FORBIDDEN", "{forbidden}");
+        assert!(
+            error_message(&forbidden).contains("officers, its captain"),
+            "{forbidden}"
+        );
+        let resident_try = app.gql_as(Some(&resident), SCHEDULE, with(json!({}))).await;
+        assert_eq!(error_code(&resident_try), "FORBIDDEN", "{resident_try}");
+        let anonymous = app.gql(SCHEDULE, with(json!({}))).await;
+        assert_eq!(error_code(&anonymous), "UNAUTHENTICATED", "{anonymous}");
+        // The captain of the precinct may schedule for the beat.
+        let captain = app.demo_login("captain.west@demo.beatline.city").await;
+        app.data_as(
+            Some(&captain),
+            SCHEDULE,
+            with(json!({ "recurrence": null })),
+        )
+        .await;
+        // Nothing was written by the refused attempts: only the captain's meeting exists.
+        let made = entity::meeting::Entity::find()
+            .filter(entity::meeting::Column::Title.eq("Beat 1011 CAPS meeting"))
+            .count(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(made, 1);
+    })
+    .await;
+}
+
+fn prop<'a>(
+    props: &'a [ical::property::Property],
+    name: &str,
+) -> Option<&'a ical::property::Property> {
+    props.iter().find(|p| p.name == name)
+}
+
+#[tokio::test]
+async fn calendar_feed_parses_with_recurrence_and_exceptions() {
+    each_backend(Options::default(), |app| async move {
+        let officer = app.demo_login("officer.1011@demo.beatline.city").await;
+        let beat = beat_id(&app, "1011").await;
+        let created = app
+            .data_as(
+                Some(&officer),
+                SCHEDULE,
+                series_input(&beat, second_tuesday(1), "feed-key-0001"),
+            )
+            .await["scheduleMeeting"]
+            .clone();
+        let series_id = uuid::Uuid::parse_str(created["seriesId"].as_str().unwrap()).unwrap();
+        let mut occ = entity::meeting::Entity::find()
+            .filter(entity::meeting::Column::SeriesId.eq(series_id))
+            .all(&app.db)
+            .await
+            .unwrap();
+        occ.sort_by_key(|m| m.starts_at);
+        // Cancel the 3rd, move the 4th.
+        app.data_as(
+            Some(&officer),
+            CANCEL,
+            json!({ "id": occ[2].id.to_string() }),
+        )
+        .await;
+        let moved = occ[3].starts_at + chrono::TimeDelta::hours(1);
+        app.data_as(
+            Some(&officer),
+            UPDATE,
+            json!({ "i": { "id": occ[3].id.to_string(), "startsAt": moved.to_rfc3339(),
+                "endsAt": (moved + chrono::TimeDelta::minutes(60)).to_rfc3339() } }),
+        )
+        .await;
+
+        let resp = app.get("/calendar/beats/1011.ics").await;
+        assert_eq!(resp.status(), 200);
+        assert!(
+            resp.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/calendar"),
+        );
+        let text = resp.text().await.unwrap();
+        assert!(text.ends_with("END:VCALENDAR\r\n"));
+        for line in text.split("\r\n") {
+            assert!(line.len() <= 75, "line longer than 75 octets: {line:?}");
+            assert!(!line.contains('\n'), "bare LF in {line:?}");
+        }
+        let cal = ical::IcalParser::new(BufReader::new(text.as_bytes()))
+            .next()
+            .expect("one calendar")
+            .expect("the feed parses");
+        assert!(cal.timezones.iter().any(|tz| {
+            prop(&tz.properties, "TZID").and_then(|p| p.value.as_deref()) == Some("America/Chicago")
+        }));
+        let uid = format!("meeting-series-{series_id}@beatline");
+        let ours: Vec<_> = cal
+            .events
+            .iter()
+            .filter(|e| {
+                prop(&e.properties, "UID").and_then(|p| p.value.as_deref()) == Some(uid.as_str())
+            })
+            .collect();
+        assert_eq!(ours.len(), 2, "the master event and one changed occurrence");
+        let master = ours
+            .iter()
+            .find(|e| prop(&e.properties, "RRULE").is_some())
+            .expect("master with RRULE");
+        assert_eq!(
+            prop(&master.properties, "RRULE").unwrap().value.as_deref(),
+            Some("FREQ=MONTHLY;BYDAY=2TU")
+        );
+        let dtstart = prop(&master.properties, "DTSTART").unwrap();
+        assert_eq!(
+            dtstart.params.as_ref().unwrap()[0],
+            ("TZID".to_owned(), vec!["America/Chicago".to_owned()])
+        );
+        let local = |t: DateTime<Utc>| {
+            t.with_timezone(&CHICAGO)
+                .format("%Y%m%dT%H%M%S")
+                .to_string()
+        };
+        assert_eq!(
+            dtstart.value.as_deref(),
+            Some(local(occ[0].starts_at).as_str())
+        );
+        assert_eq!(
+            prop(&master.properties, "EXDATE").unwrap().value.as_deref(),
+            Some(local(occ[2].starts_at).as_str())
+        );
+        assert_eq!(
+            prop(&master.properties, "LOCATION")
+                .unwrap()
+                .value
+                .as_deref(),
+            Some("Lakeside Library\\, Room B\\, 12 Harbor St\\; 2nd floor")
+        );
+        let exception = ours
+            .iter()
+            .find(|e| prop(&e.properties, "RECURRENCE-ID").is_some())
+            .unwrap();
+        assert_eq!(
+            prop(&exception.properties, "RECURRENCE-ID")
+                .unwrap()
+                .value
+                .as_deref(),
+            Some(local(occ[3].starts_at).as_str())
+        );
+        assert_eq!(
+            prop(&exception.properties, "DTSTART")
+                .unwrap()
+                .value
+                .as_deref(),
+            Some(local(moved).as_str())
+        );
+
+        // Expanding the feed's rule independently gives the stored occurrences.
+        let rule: rrule::RRuleSet = format!(
+            "DTSTART;TZID=America/Chicago:{}\nRRULE:FREQ=MONTHLY;BYDAY=2TU",
+            dtstart.value.as_deref().unwrap()
+        )
+        .parse()
+        .unwrap();
+        let expanded = rule.all(5).dates;
+        for (i, d) in expanded.iter().enumerate() {
+            assert_eq!(d.with_timezone(&Utc), occ[i].recurrence_id.unwrap());
+        }
+
+        // The neighbourhood feeds cover the beats overlapping them; unknown ones are 404.
+        let nbs = app
+            .data("{ neighborhoods { id beats { code } } }", json!({}))
+            .await;
+        let nb = nbs["neighborhoods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| {
+                n["beats"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|b| b["code"] == "1011")
+            })
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let nb_text = app
+            .get(&format!("/calendar/neighborhoods/{nb}.ics"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let nb_cal = ical::IcalParser::new(BufReader::new(nb_text.as_bytes()))
+            .next()
+            .unwrap()
+            .unwrap();
+        assert!(nb_cal.events.iter().any(|e| {
+            prop(&e.properties, "UID").and_then(|p| p.value.as_deref()) == Some(uid.as_str())
+        }));
+        assert_eq!(app.get("/calendar/beats/9999.ics").await.status(), 404);
+        assert_eq!(
+            app.get("/calendar/neighborhoods/nope.ics").await.status(),
+            404
+        );
+        assert_eq!(app.get("/calendar/beats/1011").await.status(), 404);
+    })
+    .await;
+}
