@@ -17,9 +17,9 @@ pub mod meetings;
 pub mod notify;
 pub mod privacy;
 pub mod problems;
-pub mod setup;
 pub mod recurrence;
 pub mod sara;
+pub mod setup;
 
 /// The current time, truncated to microseconds: both databases then store exactly the
 /// value the code holds, so keyset cursors and equality checks agree.

@@ -53,7 +53,7 @@ const ALL_OK: [Outcome; 9] = [Ok; 9];
 const ADMIN_ONLY: [Outcome; 9] = [Unau, Forb, Forb, Forb, Forb, Forb, Forb, Forb, Ok];
 
 /// Ids the cases use, read from the demo city.
-struct Fixtures(HashMap<&'static str, Value>);
+struct Fixtures(HashMap<String, Value>);
 
 impl Fixtures {
     fn id(&self, key: &str) -> Value {
@@ -76,49 +76,100 @@ async fn fixtures(app: &TestApp) -> Fixtures {
             json!({}),
         )
         .await;
-    let mut map = HashMap::new();
+    let mut map: HashMap<String, Value> = HashMap::new();
     for p in data["precincts"].as_array().unwrap() {
         if p["code"] == "P1" {
-            map.insert("precinct_p1", p["id"].clone());
+            map.insert("precinct_p1".into(), p["id"].clone());
         }
         for b in p["beats"].as_array().unwrap() {
             if b["code"] == "1011" {
-                map.insert("beat_1011", b["id"].clone());
+                map.insert("beat_1011".into(), b["id"].clone());
             }
         }
     }
-    map.insert("neighborhood", data["neighborhoods"][0]["id"].clone());
+    map.insert(
+        "neighborhood".into(),
+        data["neighborhoods"][0]["id"].clone(),
+    );
     let police = data["police"]["edges"]
         .as_array()
         .unwrap()
         .iter()
         .find(|e| e["node"]["beat"]["code"] == "1011")
         .expect("a police problem in beat 1011");
-    map.insert("police_problem_1011", police["node"]["id"].clone());
+    map.insert("police_problem_1011".into(), police["node"]["id"].clone());
     map.insert(
-        "health_problem",
+        "health_problem".into(),
         data["health"]["edges"][0]["node"]["id"].clone(),
     );
     map.insert(
-        "health_partner",
+        "health_partner".into(),
         data["health"]["edges"][0]["node"]["assignedPartner"]["id"].clone(),
     );
     let officer = app.demo_login("officer.1011@demo.beatline.city").await;
     let me = app
         .data_as(Some(&officer), "{ me { id } }", json!({}))
         .await;
-    map.insert("officer_1011", me["me"]["id"].clone());
+    map.insert("officer_1011".into(), me["me"]["id"].clone());
     let captain = app.demo_login("captain.west@demo.beatline.city").await;
     let me = app
         .data_as(Some(&captain), "{ me { id } }", json!({}))
         .await;
-    map.insert("captain_west", me["me"]["id"].clone());
+    map.insert("captain_west".into(), me["me"]["id"].clone());
     let partner = app.demo_login("outreach@health.demo.beatline.city").await;
     let me = app
         .data_as(Some(&partner), "{ me { id } }", json!({}))
         .await;
-    map.insert("partner_user", me["me"]["id"].clone());
+    map.insert("partner_user".into(), me["me"]["id"].clone());
+    // One meeting of beat 1011 per role, so that each role's cancel or change acts on
+    // a meeting of its own.
+    let start = chrono::Utc::now() + chrono::Duration::days(20);
+    for role in ROLES.iter().chain(&["past"]) {
+        let m = app
+            .data_as(
+                Some(&admin),
+                "mutation($i: ScheduleMeetingInput!) { scheduleMeeting(input: $i) { id } }",
+                json!({ "i": {
+                    "beatId": map["beat_1011"], "title": format!("Matrix {role}"),
+                    "startsAt": start.to_rfc3339(), "endsAt": (start + chrono::Duration::hours(1)).to_rfc3339(),
+                    "timeZone": "America/Chicago", "placeName": "Hall", "idempotencyKey": format!("fixture-{role}"),
+                } }),
+            )
+            .await;
+        map.insert(
+            format!("meeting_{role}"),
+            m["scheduleMeeting"]["id"].clone(),
+        );
+    }
+    // A meeting that took place yesterday, for attendance.
+    {
+        use sea_orm::{ActiveModelTrait as _, EntityTrait as _, IntoActiveModel as _, Set};
+        let id: uuid::Uuid = map["meeting_past"].as_str().unwrap().parse().unwrap();
+        let row = entity::meeting::Entity::find_by_id(id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut past = row.into_active_model();
+        let yesterday = chrono::Utc::now() - chrono::Duration::days(1);
+        past.starts_at = Set(yesterday);
+        past.ends_at = Set(yesterday + chrono::Duration::hours(1));
+        past.update(&app.db).await.unwrap();
+        map.insert("past_meeting".into(), map["meeting_past"].clone());
+    }
     Fixtures(map)
+}
+
+const BEAT_1011_STAFF: [Outcome; 9] = [Unau, Forb, Ok, Forb, Ok, Forb, Forb, Forb, Ok];
+const SIGNED_IN: [Outcome; 9] = [Unau, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok];
+
+fn schedule_vars(f: &Fixtures, role: &str) -> Value {
+    let start = chrono::Utc::now() + chrono::Duration::days(30);
+    json!({ "i": {
+        "beatId": f.id("beat_1011"), "title": "Beat 1011 meeting", "startsAt": start.to_rfc3339(),
+        "endsAt": (start + chrono::Duration::hours(1)).to_rfc3339(), "timeZone": "America/Chicago",
+        "placeName": "Hall", "idempotencyKey": format!("matrix-{role}"),
+    } })
 }
 
 /// One row of the matrix.
@@ -207,6 +258,66 @@ fn cases() -> Vec<Case> {
             query: "mutation($p: ID) { upsertCategory(input: { serviceCode: \"NEEDLE_BIN_FULL\", name: \"Needle bin full\", description: \"A sharps disposal bin is full.\", route: PARTNER, partnerId: $p, slaHours: 48, sensitive: true }) { serviceCode } }",
             vars: |f, _| json!({ "p": f.id("health_partner") }),
             expect: ADMIN_ONLY,
+        },
+        Case {
+            field: "Query.meeting",
+            query: "query($id: ID!) { meeting(id: $id) { title } }",
+            vars: |f, _| json!({ "id": f.id("meeting_admin") }),
+            expect: ALL_OK,
+        },
+        Case {
+            field: "Query.meetings",
+            query: "query($b: ID) { meetings(filter: { beatId: $b }, first: 5) { edges { cursor } } }",
+            vars: |f, _| json!({ "b": f.id("beat_1011") }),
+            expect: ALL_OK,
+        },
+        Case {
+            field: "Query.attendanceTrend",
+            query: "query($b: ID!) { attendanceTrend(beatId: $b) { __typename } }",
+            vars: |f, _| json!({ "b": f.id("beat_1011") }),
+            expect: ALL_OK,
+        },
+        Case {
+            field: "Mutation.scheduleMeeting",
+            query: "mutation($i: ScheduleMeetingInput!) { scheduleMeeting(input: $i) { id } }",
+            vars: schedule_vars,
+            expect: BEAT_1011_STAFF,
+        },
+        Case {
+            field: "Mutation.updateMeeting",
+            query: "mutation($id: ID!) { updateMeeting(input: { id: $id, title: \"Renamed\" }) { id } }",
+            vars: |f, role| json!({ "id": f.id(&format!("meeting_{role}")) }),
+            expect: BEAT_1011_STAFF,
+        },
+        Case {
+            field: "Mutation.rsvpMeeting",
+            query: "mutation($id: ID!) { rsvpMeeting(id: $id, response: GOING) { id } }",
+            vars: |f, _| json!({ "id": f.id("meeting_officer_in") }),
+            expect: SIGNED_IN,
+        },
+        Case {
+            field: "Mutation.recordAttendance",
+            query: "mutation($id: ID!) { recordAttendance(id: $id, residents: 12, officers: 2) { id } }",
+            vars: |f, _| json!({ "id": f.id("past_meeting") }),
+            expect: BEAT_1011_STAFF,
+        },
+        Case {
+            field: "Mutation.cancelMeeting",
+            query: "mutation($id: ID!) { cancelMeeting(id: $id, reason: \"Matrix\") { id } }",
+            vars: |f, role| json!({ "id": f.id(&format!("meeting_{role}")) }),
+            expect: BEAT_1011_STAFF,
+        },
+        Case {
+            field: "Mutation.followBeat",
+            query: "mutation($b: ID!) { followBeat(beatId: $b) { code } }",
+            vars: |f, _| json!({ "b": f.id("beat_1011") }),
+            expect: SIGNED_IN,
+        },
+        Case {
+            field: "Mutation.unfollowBeat",
+            query: "mutation($b: ID!) { unfollowBeat(beatId: $b) { code } }",
+            vars: |f, _| json!({ "b": f.id("beat_1011") }),
+            expect: SIGNED_IN,
         },
     ]
 }
