@@ -2,6 +2,7 @@
 //! domain services.
 
 pub mod accounts;
+pub mod live;
 pub mod loaders;
 pub mod query;
 pub mod types;

@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod events;
 pub mod geo_index;
 pub mod inputs;
+pub mod live;
 pub mod notify;
 pub mod privacy;
 pub mod problems;
