@@ -7,7 +7,7 @@ pub mod context;
 pub mod domain;
 pub mod error;
 
-use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema};
+use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema};
 
 pub use auth::RequestMeta;
 pub use auth::tokens::TokenKeys;
@@ -30,8 +30,12 @@ pub struct MutationRoot(
     api::meetings::MeetingMutation,
 );
 
+/// Everything that can be watched live (over WebSocket, at `/graphql/ws`).
+#[derive(MergedSubscription, Default)]
+pub struct SubscriptionRoot(api::live::LiveSubscription);
+
 /// The Beatline GraphQL schema.
-pub type BeatlineSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type BeatlineSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Limits that protect the server from expensive queries.
 #[derive(Debug, Clone)]
@@ -59,9 +63,10 @@ pub fn build_schema(context: ApiContext, options: &SchemaOptions) -> BeatlineSch
     let mut builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot::default(),
     )
     .data(context)
+    .data(domain::live::LiveHub::default())
     .extension(error::ErrorCodes)
     .limit_depth(options.max_depth)
     .limit_complexity(options.max_complexity);
@@ -76,7 +81,7 @@ pub fn sdl() -> String {
     let schema = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot::default(),
     )
     .finish();
     schema.sdl_with_options(

@@ -37,6 +37,7 @@ const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
 pub fn routes(state: AppState, graphiql: bool) -> impl Endpoint {
     let mut app = Route::new()
         .at("/graphql", get(graphql_get).post(graphql_post))
+        .at("/graphql/ws", get(crate::live::graphql_ws))
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .at("/metrics", get(metrics_endpoint))
@@ -70,6 +71,7 @@ pub fn routes(state: AppState, graphiql: bool) -> impl Endpoint {
 fn route_label(path: &str) -> &'static str {
     match path {
         "/graphql" => "/graphql",
+        "/graphql/ws" => "/graphql/ws",
         "/healthz" => "/healthz",
         "/readyz" => "/readyz",
         "/metrics" => "/metrics",

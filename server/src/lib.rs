@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod http;
+pub mod live;
 pub mod metrics;
 
 use std::net::SocketAddr;
@@ -33,6 +34,8 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     /// The connection pool it uses.
     pub db: DatabaseConnection,
+    /// The bus on which changes are announced to live subscribers (on every replica).
+    pub events: std::sync::Arc<dyn graphql_schema::domain::events::EventBus>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -76,7 +79,9 @@ pub async fn start(
         tracing::warn!(?error, "extending meeting series failed");
     }
     spawn_meeting_horizon(db.clone());
-    let api = ApiContext::new(db.clone(), token_keys(serve)?);
+    let mut api = ApiContext::new(db.clone(), token_keys(serve)?);
+    api.events = live::event_bus(&db).await?;
+    let events = api.events.clone();
     let schema = build_schema(
         api.clone(),
         &SchemaOptions {
@@ -120,6 +125,7 @@ pub async fn start(
     Ok(RunningServer {
         addr,
         db,
+        events,
         stop: Some(stop_tx),
         task,
     })

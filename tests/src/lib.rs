@@ -11,6 +11,8 @@
     reason = "test harness: failing loudly is the point"
 )]
 
+pub mod live;
+
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -64,6 +66,10 @@ pub struct TestApp {
     pub backend: Backend,
     /// A direct connection to the server's database, for set-up the API cannot do yet.
     pub db: DatabaseConnection,
+    /// The server's event bus, to announce changes made directly in the database.
+    pub events: std::sync::Arc<dyn graphql_schema::domain::events::EventBus>,
+    /// The URL of the server's database, to start more replicas on it.
+    pub database_url: String,
 }
 
 impl TestApp {
@@ -255,9 +261,40 @@ impl TestDatabase {
     }
 }
 
+/// Starts another server (a replica) on the database of `app`, without demo data.
+pub async fn spawn_replica(app: &TestApp) -> RunningServer {
+    let common = CommonConfig {
+        database_url: app.database_url.clone(),
+        db_max_connections: 5,
+        log: "warn".into(),
+        log_format: LogFormat::Pretty,
+    };
+    let serve = ServeConfig {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        profile: Profile::Development,
+        graphiql: None,
+        introspection: None,
+        demo: false,
+        jwt_secret: Some(TEST_JWT_SECRET.parse().expect("secret")),
+    };
+    beatline_server::start(&common, &serve, false)
+        .await
+        .expect("the replica did not start")
+}
+
 /// Starts a server on a fresh database of `backend`.
 pub async fn spawn(backend: Backend, options: Options) -> (RunningServer, TestDatabase) {
     let (database, url) = TestDatabase::create(backend).await;
+    let (server, database) = spawn_on(backend, options, database, url).await;
+    (server, database)
+}
+
+async fn spawn_on(
+    backend: Backend,
+    options: Options,
+    database: TestDatabase,
+    url: String,
+) -> (RunningServer, TestDatabase) {
     let common = CommonConfig {
         database_url: url,
         db_max_connections: 5,
@@ -290,12 +327,15 @@ where
     F: Fn(TestApp) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let (server, database) = spawn(backend, options).await;
+    let (database, url) = TestDatabase::create(backend).await;
+    let (server, database) = spawn_on(backend, options, database, url.clone()).await;
     let app = TestApp {
         base: format!("http://{}", server.addr),
         client: reqwest::Client::new(),
         backend,
         db: server.db.clone(),
+        events: server.events.clone(),
+        database_url: url,
     };
     let outcome = AssertUnwindSafe(test(app)).catch_unwind().await;
     let _ = server.shutdown().await;

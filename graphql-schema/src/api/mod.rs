@@ -2,6 +2,7 @@
 //! domain services.
 
 pub mod accounts;
+pub mod live;
 pub mod loaders;
 pub mod meeting_loaders;
 pub mod meetings;

@@ -221,3 +221,56 @@ pub fn reporter_access(
         ReporterAccess::Hidden
     }
 }
+
+/// Whether a viewer may watch a beat's live activity: anyone may watch the public
+/// problems of a beat, except that police watch only where they serve (an officer
+/// their beats, a captain their precincts).
+pub fn require_watch_beat(viewer: &Viewer, beat_id: Uuid, precinct_id: Uuid) -> AppResult<()> {
+    let Viewer::User(p) = viewer else {
+        return Ok(());
+    };
+    match p.role {
+        UserRole::Officer if !p.beats.contains(&beat_id) => Err(forbidden(
+            "watch this beat's activity: officers watch only the beats they are assigned to",
+        )),
+        UserRole::Captain if !p.precincts.contains(&precinct_id) => Err(forbidden(
+            "watch this beat's activity: captains watch only the beats of their precincts",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Whether a changed problem shows in a beat's live activity for a viewer: what the
+/// viewer may see at all and, for partner users, only the problems routed to their
+/// organisation.
+pub fn shows_in_beat_activity(viewer: &Viewer, problem: &problem::Model, sensitive: bool) -> bool {
+    if !can_see_problem(viewer, problem, sensitive) {
+        return false;
+    }
+    match viewer {
+        Viewer::User(p) if p.role == UserRole::Partner => problem
+            .assigned_partner_id
+            .is_some_and(|org| p.partners.contains(&org)),
+        _ => true,
+    }
+}
+
+/// Who may read the city-wide equity report: captains and admins. It holds aggregates
+/// only (counts, durations, shares per neighbourhood), never a problem or a reporter.
+pub fn require_equity_report(viewer: &Viewer) -> AppResult<&Principal> {
+    let p = viewer.principal()?;
+    match p.role {
+        UserRole::Admin | UserRole::Captain => Ok(p),
+        _ => Err(forbidden(
+            "see the equity report: only captains and admins may",
+        )),
+    }
+}
+
+/// The problems of the public open-data export: every problem, sensitive ones
+/// included, because counts of syringes or overdoses by area serve public health; the
+/// export then blurs their locations and drops their text (see `domain::export`).
+/// Reporters and internal notes are never part of any export.
+pub fn open_data_problems() -> Condition {
+    Condition::all()
+}

@@ -14,6 +14,7 @@ pub mod geo_index;
 pub mod inputs;
 pub mod meeting_idempotency;
 pub mod meetings;
+pub mod live;
 pub mod notify;
 pub mod privacy;
 pub mod problems;

@@ -14,5 +14,6 @@ mod errors;
 mod http;
 mod matrix;
 mod meetings;
+mod live;
 mod problems;
 mod setup;
