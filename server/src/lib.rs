@@ -71,7 +71,12 @@ pub async fn start(
     if serve.demo {
         demo::seed_if_empty(&db).await?;
     }
-    let api = ApiContext::new(db.clone(), token_keys(serve)?);
+    let mut api = ApiContext::new(db.clone(), token_keys(serve)?);
+    if let Some(dir) = &serve.photo_dir {
+        let store = graphql_schema::domain::photos::ObjectStorePhotos::local_dir(dir)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        api.photos = std::sync::Arc::new(store);
+    }
     let schema = build_schema(
         api.clone(),
         &SchemaOptions {

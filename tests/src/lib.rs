@@ -275,6 +275,10 @@ pub async fn spawn(backend: Backend, options: Options) -> (RunningServer, TestDa
         introspection: None,
         demo: options.demo,
         jwt_secret: Some(TEST_JWT_SECRET.parse().expect("secret")),
+        photo_dir: Some(std::env::temp_dir().join(format!(
+            "beatline-test-photos-{}",
+            uuid::Uuid::now_v7().simple()
+        ))),
     };
     match beatline_server::start(&common, &serve, false).await {
         Ok(server) => (server, database),

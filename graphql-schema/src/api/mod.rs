@@ -3,6 +3,9 @@
 
 pub mod accounts;
 pub mod loaders;
+pub mod problem_loaders;
+pub mod problem_mutations;
+pub mod problem_types;
 pub mod query;
 pub mod types;
 

@@ -9,9 +9,13 @@ pub mod boundaries;
 pub mod catalog;
 pub mod events;
 pub mod geo_index;
+pub mod idempotency;
 pub mod inputs;
+pub mod lifecycle;
 pub mod notify;
+pub mod photos;
 pub mod privacy;
+pub mod problem_work;
 pub mod problems;
 
 /// The current time, truncated to microseconds: both databases then store exactly the

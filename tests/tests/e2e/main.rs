@@ -7,4 +7,5 @@ mod accounts;
 mod catalog;
 mod errors;
 mod http;
+mod problem_work;
 mod problems;
