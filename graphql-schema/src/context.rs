@@ -26,6 +26,8 @@ pub struct ApiContext {
     pub login_limits: Arc<LoginLimits>,
     /// Where changes are announced to live subscribers.
     pub events: Arc<dyn EventBus>,
+    /// Where problem photos are kept (in memory unless the server configures a store).
+    pub photos: Arc<dyn crate::domain::photos::PhotoStore>,
 }
 
 impl ApiContext {
@@ -37,6 +39,7 @@ impl ApiContext {
             keys,
             login_limits: Arc::new(LoginLimits::default()),
             events: Arc::new(LocalBus::default()),
+            photos: Arc::new(crate::domain::photos::ObjectStorePhotos::in_memory()),
         }
     }
 }
@@ -53,6 +56,7 @@ pub fn prepare_request(
         .data(crate::api::meeting_loaders::MeetingLoaders::new(&api.db))
         .data(meta)
         .data(ViewerCell::default())
+        .data(crate::api::problem_loaders::ProblemLoaders::new(&api.db))
 }
 
 /// Shorthand for resolvers: the request's [`Loaders`].

@@ -20,6 +20,7 @@ pub struct QueryRoot(
     api::query::CatalogQuery,
     api::accounts::AccountQuery,
     api::meetings::MeetingQuery,
+    api::problem_mutations::ProblemWorkQuery,
 );
 
 /// Everything that can be changed.
@@ -28,6 +29,7 @@ pub struct MutationRoot(
     api::accounts::AccountMutation,
     api::setup::SetupMutation,
     api::meetings::MeetingMutation,
+    api::problem_mutations::ProblemMutation,
 );
 
 /// Everything that can be watched live (over WebSocket, at `/graphql/ws`).

@@ -19,6 +19,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "BEATLINE_LOG_FORMAT",
     "BEATLINE_DEMO",
     "BEATLINE_JWT_SECRET",
+    "BEATLINE_PHOTO_DIR",
 ];
 
 /// Beatline: a backend for community policing. Residents report neighbourhood
@@ -116,6 +117,10 @@ pub struct ServeConfig {
     /// elsewhere a random one is generated at start (sessions then end on restart).
     #[arg(long, env = "BEATLINE_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
+    /// Directory where problem photos are stored (created if missing). When unset (only
+    /// possible when embedding the server), photos are kept in memory.
+    #[arg(long, env = "BEATLINE_PHOTO_DIR", default_value = "photos")]
+    pub photo_dir: Option<std::path::PathBuf>,
 }
 
 /// A secret value that never prints.

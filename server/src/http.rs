@@ -42,7 +42,9 @@ pub fn routes(state: AppState, graphiql: bool) -> impl Endpoint {
         .at("/readyz", get(readyz))
         .at("/metrics", get(metrics_endpoint))
         .at("/calendar/beats/:file", get(calendar_beat))
-        .at("/calendar/neighborhoods/:file", get(calendar_neighborhood));
+        .at("/calendar/neighborhoods/:file", get(calendar_neighborhood))
+        .at("/photos/:id", get(photo_full))
+        .at("/photos/:id/thumbnail", get(photo_thumbnail));
     if graphiql {
         app = app.at("/", get(graphiql_page));
     }
@@ -78,6 +80,7 @@ fn route_label(path: &str) -> &'static str {
         "/" => "/",
         p if p.starts_with("/calendar/beats/") => "/calendar/beats/{beatCode}.ics",
         p if p.starts_with("/calendar/neighborhoods/") => "/calendar/neighborhoods/{id}.ics",
+        p if p.starts_with("/photos/") => "/photos",
         _ => "other",
     }
 }
@@ -228,6 +231,64 @@ fn calendar_response(result: graphql_schema::AppResult<String>) -> Response {
             if let AppError::Internal(cause) = &error {
                 tracing::error!(error = ?cause, "calendar feed failed");
             }
+            (status, error.message()).into_response()
+        }
+    }
+}
+
+/// A problem photo, for those who may see its problem (send the bearer token).
+#[handler]
+async fn photo_full(
+    req: &Request,
+    poem::web::Path(id): poem::web::Path<String>,
+    Data(state): Data<&Arc<AppState>>,
+) -> Response {
+    serve_photo(req, &id, false, state).await
+}
+
+/// A problem photo's thumbnail.
+#[handler]
+async fn photo_thumbnail(
+    req: &Request,
+    poem::web::Path(id): poem::web::Path<String>,
+    Data(state): Data<&Arc<AppState>>,
+) -> Response {
+    serve_photo(req, &id, true, state).await
+}
+
+async fn serve_photo(req: &Request, id: &str, thumbnail: bool, state: &AppState) -> Response {
+    use graphql_schema::AppError;
+    let result = async {
+        let id = uuid::Uuid::parse_str(id)
+            .map_err(|_| AppError::bad_input(format!("{id:?} is not a photo id")))?;
+        let meta = request_meta(req);
+        let cell = graphql_schema::auth::ViewerCell::default();
+        let viewer = cell.get(&state.api.db, &state.api.keys, &meta).await?;
+        graphql_schema::domain::photos::open(
+            &state.api.db,
+            state.api.photos.as_ref(),
+            viewer,
+            id,
+            thumbnail,
+        )
+        .await
+    }
+    .await;
+    match result {
+        Ok((content_type, bytes)) => Response::builder()
+            .content_type(content_type)
+            .header("cache-control", "private, max-age=3600")
+            .header("x-content-type-options", "nosniff")
+            .body(bytes),
+        Err(error) => {
+            let status = match &error {
+                AppError::BadInput(_) => StatusCode::BAD_REQUEST,
+                AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+                AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+                AppError::NotFound(_) => StatusCode::NOT_FOUND,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            let _ = error.extend(); // logs internal causes
             (status, error.message()).into_response()
         }
     }

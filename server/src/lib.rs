@@ -82,6 +82,11 @@ pub async fn start(
     let mut api = ApiContext::new(db.clone(), token_keys(serve)?);
     api.events = live::event_bus(&db).await?;
     let events = api.events.clone();
+    if let Some(dir) = &serve.photo_dir {
+        let store = graphql_schema::domain::photos::ObjectStorePhotos::local_dir(dir)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        api.photos = std::sync::Arc::new(store);
+    }
     let schema = build_schema(
         api.clone(),
         &SchemaOptions {

@@ -276,6 +276,7 @@ pub async fn spawn_replica(app: &TestApp) -> RunningServer {
         introspection: None,
         demo: false,
         jwt_secret: Some(TEST_JWT_SECRET.parse().expect("secret")),
+        photo_dir: None,
     };
     beatline_server::start(&common, &serve, false)
         .await
@@ -312,6 +313,10 @@ async fn spawn_on(
         introspection: None,
         demo: options.demo,
         jwt_secret: Some(TEST_JWT_SECRET.parse().expect("secret")),
+        photo_dir: Some(std::env::temp_dir().join(format!(
+            "beatline-test-photos-{}",
+            uuid::Uuid::now_v7().simple()
+        ))),
     };
     match beatline_server::start(&common, &serve, false).await {
         Ok(server) => (server, database),

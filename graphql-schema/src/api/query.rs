@@ -4,6 +4,7 @@
 use async_graphql::{
     Context, Enum, ErrorExtensions as _, ID, InputObject, Lookahead, Object, Result,
 };
+use chrono::{DateTime, Utc};
 
 use crate::api::loaders::{LoadError, Loaders};
 
@@ -31,6 +32,26 @@ pub struct ProblemFilter {
     pub category_id: Option<ID>,
     /// Only problems of this category (by Open311 service code).
     pub category_code: Option<String>,
+    /// Only problems assigned to me (officers) or to my organisation (partners).
+    pub assigned_to_me: Option<bool>,
+    /// Only problems I reported.
+    pub reported_by_me: Option<bool>,
+    /// Only problems within a circle.
+    pub near: Option<NearInput>,
+    /// Only problems changed at or after this time: for offline sync, pass the time of
+    /// the last sync.
+    pub updated_since: Option<DateTime<Utc>>,
+}
+
+/// A circle on the map.
+#[derive(InputObject)]
+pub struct NearInput {
+    /// Latitude of the centre, in degrees.
+    pub lat: f64,
+    /// Longitude of the centre, in degrees.
+    pub lon: f64,
+    /// Radius in metres, 1 to 10000.
+    pub radius_meters: f64,
 }
 
 impl ProblemFilter {
@@ -48,6 +69,13 @@ impl ProblemFilter {
                 .collect(),
             category_id: id(self.category_id, "category")?,
             category_code: self.category_code,
+            assigned_to_me: self.assigned_to_me.unwrap_or(false),
+            reported_by_me: self.reported_by_me.unwrap_or(false),
+            near: self
+                .near
+                .map(|n| problems::Near::parse(n.lat, n.lon, n.radius_meters))
+                .transpose()?,
+            updated_since: self.updated_since,
         })
     }
 }
@@ -61,25 +89,34 @@ pub enum ProblemSort {
     Newest,
     /// Least recently reported first.
     Oldest,
+    /// Most "me too" supporters first.
+    MostSupported,
+    /// Earliest due date first (problems without a due date are left out).
+    DueSoonest,
+    /// Most recently changed first.
+    RecentlyUpdated,
 }
 
 /// Loads, in one batch each, the relations of a page of problems that the query asks
 /// for, so that a page costs the same number of statements whatever its size.
 async fn prime_problem_relations(
     loaders: &Loaders,
+    ctx_loaders: &crate::api::problem_loaders::ProblemLoaders,
     rows: &[entity::problem::Model],
     node: &Lookahead<'_>,
 ) -> Result<()> {
     let wants = |name: &str| node.field(name).exists();
+    // `reporter`, `rating` and `timeline` judge access by category and beat.
+    let judges_access = wants("reporter") || wants("rating") || wants("timeline");
     let categories = async {
-        if wants("category") {
+        if wants("category") || judges_access {
             let ids = rows.iter().map(|p| p.category_id);
             loaders.categories.load_many(ids).await?;
         }
         Ok::<_, LoadError>(())
     };
     let beats = async {
-        if wants("beat") {
+        if wants("beat") || judges_access {
             let beats = loaders
                 .beats
                 .load_many(rows.iter().map(|p| p.beat_id))
@@ -105,8 +142,13 @@ async fn prime_problem_relations(
         }
         Ok(())
     };
-    let (a, b, c, d) = futures::join!(categories, beats, neighborhoods, partners);
-    a.and(b).and(c).and(d).map_err(|e| e.as_ref().extend())
+    let workflow = crate::api::problem_loaders::prime(ctx_loaders, rows, node);
+    let (a, b, c, d, e) = futures::join!(categories, beats, neighborhoods, partners, workflow);
+    a.and(b)
+        .and(c)
+        .and(d)
+        .and(e)
+        .map_err(|e| e.as_ref().extend())
 }
 
 /// The city's set-up and its problems.
@@ -229,7 +271,20 @@ impl CatalogQuery {
         )
         .await?;
         let node = ctx.look_ahead().field("edges").field("node");
-        prime_problem_relations(loaders(ctx)?, &page.problems, &node).await?;
+        let workflow_loaders = crate::api::problem_loaders::problem_loaders(ctx)?;
+        prime_problem_relations(loaders(ctx)?, workflow_loaders, &page.problems, &node).await?;
+        if node.field("reporter").exists() {
+            let addr = crate::context::meta(ctx)?.client_addr;
+            crate::api::problem_loaders::prime_reporters(
+                loaders(ctx)?,
+                workflow_loaders,
+                viewer,
+                addr,
+                &page.problems,
+            )
+            .await
+            .map_err(|e| e.as_ref().extend())?;
+        }
         let edges: Vec<ProblemEdge> = page
             .problems
             .into_iter()

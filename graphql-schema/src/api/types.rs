@@ -6,6 +6,9 @@ use chrono::{DateTime, Utc};
 use entity::{beat, category, neighborhood, partner_organization, precinct, problem};
 
 use crate::api::loaders::{LinkKey, load_err};
+use crate::api::problem_types::{
+    self, Photo, ProblemTimelineConnection, PublicProfile, ResolutionRating,
+};
 use crate::api::to_id;
 use crate::context::loaders;
 use crate::error::AppError;
@@ -380,6 +383,42 @@ impl Problem {
     /// The original problem, when this one is a duplicate.
     async fn duplicate_of_id(&self) -> Option<ID> {
         self.0.duplicate_of_id.map(to_id)
+    }
+    /// When it was closed (CLOSED, NOT_ACTIONABLE or DUPLICATE).
+    async fn closed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.closed_at
+    }
+    /// Whether the reporter asked to stay anonymous (to everyone, staff included).
+    async fn anonymous(&self) -> bool {
+        self.0.anonymous
+    }
+    /// Who reported it: shown to the reporter, and (audited) to staff working it unless
+    /// the report is anonymous. Null for everyone else.
+    async fn reporter(&self, ctx: &Context<'_>) -> Result<Option<PublicProfile>> {
+        problem_types::reporter(ctx, &self.0).await
+    }
+    /// The officer working the problem, when assigned to one.
+    async fn assigned_officer(&self, ctx: &Context<'_>) -> Result<Option<PublicProfile>> {
+        problem_types::assigned_officer(ctx, &self.0).await
+    }
+    /// Photos, oldest first.
+    async fn photos(&self, ctx: &Context<'_>) -> Result<Vec<Photo>> {
+        problem_types::photos(ctx, &self.0).await
+    }
+    /// The reporter's rating of the resolution: for the reporter and staff working it.
+    async fn rating(&self, ctx: &Context<'_>) -> Result<Option<ResolutionRating>> {
+        problem_types::rating(ctx, &self.0).await
+    }
+    /// Everything that happened to the problem, oldest first; internal entries only for
+    /// staff working it.
+    async fn timeline(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many entries, 0 to 100; 20 when omitted.")] first: Option<i32>,
+        #[graphql(desc = "Continue after this cursor (an `endCursor` of an earlier page).")]
+        after: Option<String>,
+    ) -> Result<ProblemTimelineConnection> {
+        problem_types::timeline(ctx, &self.0, first, after).await
     }
 }
 

@@ -274,3 +274,79 @@ pub fn require_equity_report(viewer: &Viewer) -> AppResult<&Principal> {
 pub fn open_data_problems() -> Condition {
     Condition::all()
 }
+
+/// Whether a viewer sees a problem's internal timeline entries and may comment
+/// internally: whoever may work the problem.
+pub fn can_see_internal(
+    viewer: &Viewer,
+    problem: &problem::Model,
+    place: ProblemPlace,
+    sensitive: bool,
+) -> bool {
+    can_work_problem(viewer, problem, place, sensitive)
+}
+
+/// How long after resolution the reporter may reopen a problem.
+pub const REOPEN_WINDOW_DAYS: i64 = 14;
+
+/// Whether the viewer is the reporter of a RESOLVED problem resolved within the last
+/// [`REOPEN_WINDOW_DAYS`] days, and so may reopen it.
+pub fn can_reopen(
+    viewer: &Viewer,
+    problem: &problem::Model,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    let is_reporter = viewer.user_id().is_some() && viewer.user_id() == problem.reporter_id;
+    let recent = problem
+        .resolved_at
+        .is_some_and(|at| now - at <= chrono::Duration::days(REOPEN_WINDOW_DAYS));
+    is_reporter && problem.status == entity::enums::ProblemStatus::Resolved && recent
+}
+
+/// The reporter of a problem, or UNAUTHENTICATED / FORBIDDEN.
+pub fn require_reporter<'a>(
+    viewer: &'a Viewer,
+    problem: &problem::Model,
+    what: &str,
+) -> AppResult<&'a Principal> {
+    let p = viewer.principal()?;
+    if problem.reporter_id == Some(p.id) {
+        Ok(p)
+    } else {
+        Err(forbidden(&format!(
+            "{what}: only the resident who reported it may"
+        )))
+    }
+}
+
+/// Among whose officers a viewer may pick an assignee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfficerPool {
+    /// Officers serving the problem's beat (officers and partners assigning).
+    Beat,
+    /// Officers serving any beat of the problem's precinct (captains, admins).
+    Precinct,
+}
+
+/// Among whose officers a viewer may pick when assigning a problem: captains and admins
+/// may reassign across the precinct; everyone else only within the beat.
+pub fn officer_pool(viewer: &Viewer) -> OfficerPool {
+    match viewer.role() {
+        Some(UserRole::Captain | UserRole::Admin) => OfficerPool::Precinct,
+        _ => OfficerPool::Beat,
+    }
+}
+
+/// Whether a viewer may mark a problem a duplicate of another: whoever may work the
+/// problem, provided they may also see the original.
+pub fn can_merge(
+    viewer: &Viewer,
+    problem: &problem::Model,
+    place: ProblemPlace,
+    sensitive: bool,
+    original: &problem::Model,
+    original_sensitive: bool,
+) -> bool {
+    can_work_problem(viewer, problem, place, sensitive)
+        && can_see_problem(viewer, original, original_sensitive)
+}

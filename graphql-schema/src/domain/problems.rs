@@ -7,7 +7,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use entity::enums::ProblemStatus;
+use entity::enums::{ProblemStatus, UserRole};
 use entity::{beat, category, problem};
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{
@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::auth::{Viewer, policy};
-use crate::domain::inputs::PageSize;
+use crate::domain::inputs::{LatLon, PageSize};
 use crate::error::{AppError, AppResult};
 
 /// Which problems to list.
@@ -36,6 +36,71 @@ pub struct ProblemFilter {
     pub category_id: Option<Uuid>,
     /// Only problems of the category with this service code.
     pub category_code: Option<String>,
+    /// Only problems assigned to the viewer (an officer) or to the viewer's partner
+    /// organisations.
+    pub assigned_to_me: bool,
+    /// Only problems the viewer reported.
+    pub reported_by_me: bool,
+    /// Only problems within a distance of a point.
+    pub near: Option<Near>,
+    /// Only problems changed at or after this time (offline sync).
+    pub updated_since: Option<DateTime<Utc>>,
+}
+
+/// A circle on the map.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Near {
+    /// The centre.
+    pub at: LatLon,
+    /// The radius in metres, 1 to [`Near::MAX_RADIUS_M`].
+    pub radius_m: f64,
+}
+
+impl Near {
+    /// The widest circle a query may ask for.
+    pub const MAX_RADIUS_M: f64 = 10_000.0;
+
+    /// Parses a circle.
+    pub fn parse(lat: f64, lon: f64, radius_m: f64) -> AppResult<Self> {
+        let at = LatLon::parse(lat, lon)?;
+        if !(radius_m.is_finite() && (1.0..=Self::MAX_RADIUS_M).contains(&radius_m)) {
+            return Err(AppError::bad_input(format!(
+                "`radiusMeters` is {radius_m}; it must be between 1 and {}",
+                Self::MAX_RADIUS_M
+            )));
+        }
+        Ok(Self { at, radius_m })
+    }
+
+    /// The SQL condition "within the circle": a bounding box (which indexes can use)
+    /// and the equirectangular distance, exact to well under a metre at city scale.
+    pub fn condition(&self) -> Condition {
+        let lat0 = self.at.lat.degrees();
+        let lon0 = self.at.lon.degrees();
+        let m_per_deg_lat = METRES_PER_DEGREE;
+        let m_per_deg_lon = METRES_PER_DEGREE * lat0.to_radians().cos().max(0.01);
+        let dlat = self.radius_m / m_per_deg_lat;
+        let dlon = self.radius_m / m_per_deg_lon;
+        let (lat, lon) = (problem::Column::Lat, problem::Column::Lon);
+        let dy = Expr::col(lat).sub(lat0).mul(m_per_deg_lat);
+        let dx = Expr::col(lon).sub(lon0).mul(m_per_deg_lon);
+        let squared = dy.clone().mul(dy).add(dx.clone().mul(dx));
+        Condition::all()
+            .add(lat.between(lat0 - dlat, lat0 + dlat))
+            .add(lon.between(lon0 - dlon, lon0 + dlon))
+            .add(squared.lte(self.radius_m * self.radius_m))
+    }
+}
+
+/// Metres per degree of latitude (and of longitude at the equator).
+pub const METRES_PER_DEGREE: f64 = 111_320.0;
+
+/// Distance in metres between two points (equirectangular; exact enough in a city).
+pub fn distance_m(a_lat: f64, a_lon: f64, b_lat: f64, b_lon: f64) -> f64 {
+    let mid = ((a_lat + b_lat) / 2.0).to_radians();
+    let dy = (a_lat - b_lat) * METRES_PER_DEGREE;
+    let dx = (a_lon - b_lon) * METRES_PER_DEGREE * mid.cos();
+    (dx * dx + dy * dy).sqrt()
 }
 
 /// The order of a problem list.
@@ -46,6 +111,60 @@ pub enum ProblemSort {
     Newest,
     /// Least recently reported first.
     Oldest,
+    /// Most "me too" supporters first.
+    MostSupported,
+    /// Earliest due date first (problems without a due date are left out).
+    DueSoonest,
+    /// Most recently changed first (for sync).
+    RecentlyUpdated,
+}
+
+impl ProblemSort {
+    /// The sort key of a problem in this order.
+    fn key(self, p: &problem::Model) -> SortKey {
+        match self {
+            Self::Newest | Self::Oldest => SortKey::Time(p.created_at),
+            Self::MostSupported => SortKey::Count(i64::from(p.support_count)),
+            Self::DueSoonest => SortKey::Time(p.due_at.unwrap_or(p.created_at)),
+            Self::RecentlyUpdated => SortKey::Time(p.updated_at),
+        }
+    }
+
+    fn column(self) -> problem::Column {
+        match self {
+            Self::Newest | Self::Oldest => problem::Column::CreatedAt,
+            Self::MostSupported => problem::Column::SupportCount,
+            Self::DueSoonest => problem::Column::DueAt,
+            Self::RecentlyUpdated => problem::Column::UpdatedAt,
+        }
+    }
+
+    fn order(self) -> Order {
+        match self {
+            Self::Oldest | Self::DueSoonest => Order::Asc,
+            Self::Newest | Self::MostSupported | Self::RecentlyUpdated => Order::Desc,
+        }
+    }
+}
+
+/// The value a list is sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SortKey {
+    /// A time (created, due, updated).
+    #[serde(rename = "t")]
+    Time(DateTime<Utc>),
+    /// A count (supporters).
+    #[serde(rename = "n")]
+    Count(i64),
+}
+
+impl SortKey {
+    fn value(self) -> sea_orm::Value {
+        match self {
+            Self::Time(t) => t.into(),
+            Self::Count(n) => n.into(),
+        }
+    }
 }
 
 /// Where a page starts: the sort key and id of the last problem of the previous page.
@@ -54,9 +173,9 @@ pub struct ProblemCursor {
     /// The sort this cursor belongs to; a cursor of another sort is refused.
     #[serde(rename = "s")]
     pub sort: ProblemSort,
-    /// `created_at` of the last problem seen.
-    #[serde(rename = "t")]
-    pub created_at: DateTime<Utc>,
+    /// Sort key of the last problem seen.
+    #[serde(rename = "k")]
+    pub key: SortKey,
     /// Id of the last problem seen.
     #[serde(rename = "i")]
     pub id: Uuid,
@@ -67,7 +186,7 @@ impl ProblemCursor {
     pub fn after(problem: &problem::Model, sort: ProblemSort) -> Self {
         Self {
             sort,
-            created_at: problem.created_at,
+            key: sort.key(problem),
             id: problem.id,
         }
     }
@@ -124,26 +243,27 @@ pub async fn list(
     }
     let mut query = problem::Entity::find()
         .filter(policy::visible_problems(viewer))
-        .filter(filter_condition(filter));
-    let order = match sort {
-        ProblemSort::Newest => Order::Desc,
-        ProblemSort::Oldest => Order::Asc,
-    };
+        .filter(filter_condition(viewer, filter)?);
+    let order = sort.order();
+    let column = sort.column();
+    if sort == ProblemSort::DueSoonest {
+        query = query.filter(column.is_not_null());
+    }
     if let Some(cursor) = &after {
-        let (created, id) = (problem::Column::CreatedAt, problem::Column::Id);
+        let (key, id) = (cursor.key.value(), problem::Column::Id);
         let keyset = match order {
             Order::Asc => Condition::any()
-                .add(created.gt(cursor.created_at))
-                .add(created.eq(cursor.created_at).and(id.gt(cursor.id))),
+                .add(column.gt(key.clone()))
+                .add(column.eq(key).and(id.gt(cursor.id))),
             _ => Condition::any()
-                .add(created.lt(cursor.created_at))
-                .add(created.eq(cursor.created_at).and(id.lt(cursor.id))),
+                .add(column.lt(key.clone()))
+                .add(column.eq(key).and(id.lt(cursor.id))),
         };
         query = query.filter(keyset);
     }
     let limit = first.get();
     let mut problems = query
-        .order_by(problem::Column::CreatedAt, order.clone())
+        .order_by(column, order.clone())
         .order_by(problem::Column::Id, order)
         .limit(limit + 1)
         .all(db)
@@ -157,8 +277,26 @@ pub async fn list(
     })
 }
 
-fn filter_condition(filter: &ProblemFilter) -> Condition {
+fn filter_condition(viewer: &Viewer, filter: &ProblemFilter) -> AppResult<Condition> {
     let mut cond = Condition::all();
+    if filter.assigned_to_me {
+        let p = viewer.principal()?;
+        cond = cond.add(if p.role == UserRole::Partner {
+            problem::Column::AssignedPartnerId.is_in(p.partners.clone())
+        } else {
+            problem::Column::AssignedOfficerId.eq(p.id)
+        });
+    }
+    if filter.reported_by_me {
+        let p = viewer.principal()?;
+        cond = cond.add(problem::Column::ReporterId.eq(p.id));
+    }
+    if let Some(near) = &filter.near {
+        cond = cond.add(near.condition());
+    }
+    if let Some(since) = filter.updated_since {
+        cond = cond.add(problem::Column::UpdatedAt.gte(since));
+    }
     if let Some(beat_id) = filter.beat_id {
         cond = cond.add(problem::Column::BeatId.eq(beat_id));
     }
@@ -193,7 +331,7 @@ fn filter_condition(filter: &ProblemFilter) -> Condition {
             ),
         );
     }
-    cond
+    Ok(cond)
 }
 
 /// One problem the viewer may see, or NOT_FOUND (also when it exists but is hidden
@@ -226,7 +364,7 @@ mod tests {
     fn cursors_round_trip_and_reject_garbage() {
         let cursor = ProblemCursor {
             sort: ProblemSort::Newest,
-            created_at: Utc::now(),
+            key: SortKey::Count(7),
             id: Uuid::now_v7(),
         };
         let decoded = ProblemCursor::decode(&cursor.encode());

@@ -15,5 +15,6 @@ mod http;
 mod live;
 mod matrix;
 mod meetings;
+mod problem_work;
 mod problems;
 mod setup;
