@@ -216,8 +216,9 @@ pub struct MeetingConnection {
     pub page_info: PageInfo,
 }
 
-/// A point and a radius.
+/// A point and a radius, for finding meetings nearby.
 #[derive(InputObject)]
+#[graphql(name = "MeetingNearInput")]
 pub struct NearInput {
     /// Latitude in degrees.
     pub lat: f64,

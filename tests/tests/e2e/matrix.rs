@@ -64,7 +64,33 @@ impl Fixtures {
     }
 }
 
-async fn fixtures(app: &TestApp) -> Fixtures {
+/// The fresh resident's token is the `resident` column: a new account that reported the
+/// fixture problems below, and nothing else.
+async fn fresh_resident(app: &TestApp) -> String {
+    let fresh = app
+        .data(
+            "mutation { register(input: { email: \"fresh.resident@example.org\", password: \"lantern orbit pickle harbor\", displayName: \"Fresh\" }) { accessToken } }",
+            json!({}),
+        )
+        .await;
+    fresh["register"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn report(app: &TestApp, token: &str, key: &str) -> Value {
+    let data = app
+        .data_as(
+            Some(token),
+            "mutation($i: ReportProblemInput!) { reportProblem(input: $i) { id } }",
+            json!({ "i": { "idempotencyKey": key, "categoryCode": "ABANDONED_VEHICLE", "description": "A van without plates for two weeks.", "lat": 41.802, "lon": -87.698 } }),
+        )
+        .await;
+    data["reportProblem"]["id"].clone()
+}
+
+async fn fixtures(app: &TestApp, resident: &str) -> Fixtures {
     let admin = app.demo_login("admin@demo.beatline.city").await;
     let data = app
         .data_as(
@@ -141,6 +167,29 @@ async fn fixtures(app: &TestApp) -> Fixtures {
             m["scheduleMeeting"]["id"].clone(),
         );
     }
+    // Problems in beat 1011 reported by the fresh resident: one per role for the
+    // operations that change a problem's version or state.
+    for case in ["status", "assign", "dup"] {
+        for role in ROLES {
+            let id = report(app, resident, &format!("matrix-{case}-{role}")).await;
+            map.insert(format!("p_{case}_{role}"), id);
+        }
+    }
+    map.insert(
+        "original".into(),
+        report(app, resident, "matrix-original").await,
+    );
+    // A problem of the fresh resident, resolved, to rate.
+    let rated = report(app, resident, "matrix-rated").await;
+    for (status, version) in [("ACKNOWLEDGED", 1), ("RESOLVED", 2)] {
+        app.data_as(
+            Some(&admin),
+            "mutation($i: UpdateProblemStatusInput!) { updateProblemStatus(input: $i) { version } }",
+            json!({ "i": { "problemId": rated, "status": status, "expectedVersion": version } }),
+        )
+        .await;
+    }
+    map.insert("rated".into(), rated);
     // A meeting that took place yesterday, for attendance.
     {
         use sea_orm::{ActiveModelTrait as _, EntityTrait as _, IntoActiveModel as _, Set};
@@ -320,6 +369,54 @@ fn cases() -> Vec<Case> {
             expect: SIGNED_IN,
         },
         Case {
+            field: "Mutation.updateProblemStatus",
+            query: "mutation($p: ID!) { updateProblemStatus(input: { problemId: $p, status: ACKNOWLEDGED, expectedVersion: 1 }) { version } }",
+            vars: |f, role| json!({ "p": f.id(&format!("p_status_{role}")) }),
+            expect: BEAT_1011_STAFF,
+        },
+        Case {
+            field: "Mutation.assignProblem",
+            query: "mutation($p: ID!, $o: ID!) { assignProblem(input: { problemId: $p, officerId: $o, expectedVersion: 1 }) { version } }",
+            vars: |f, role| json!({ "p": f.id(&format!("p_assign_{role}")), "o": f.id("officer_1011") }),
+            expect: BEAT_1011_STAFF,
+        },
+        Case {
+            field: "Mutation.markDuplicate",
+            query: "mutation($p: ID!, $o: ID!) { markDuplicate(input: { problemId: $p, duplicateOfId: $o }) { __typename } }",
+            vars: |f, role| json!({ "p": f.id(&format!("p_dup_{role}")), "o": f.id("original") }),
+            expect: BEAT_1011_STAFF,
+        },
+        Case {
+            field: "Mutation.commentOnProblem",
+            query: "mutation($p: ID!, $k: String!) { commentOnProblem(input: { problemId: $p, body: \"Still there this morning.\", idempotencyKey: $k }) { __typename } }",
+            vars: |f, role| json!({ "p": f.id("police_problem_1011"), "k": format!("matrix-comment-{role}") }),
+            expect: SIGNED_IN,
+        },
+        Case {
+            field: "Mutation.followProblem",
+            query: "mutation($p: ID!) { followProblem(problemId: $p) { id } }",
+            vars: |f, _| json!({ "p": f.id("police_problem_1011") }),
+            expect: SIGNED_IN,
+        },
+        Case {
+            field: "Mutation.unfollowProblem",
+            query: "mutation($p: ID!) { unfollowProblem(problemId: $p) { id } }",
+            vars: |f, _| json!({ "p": f.id("police_problem_1011") }),
+            expect: SIGNED_IN,
+        },
+        Case {
+            field: "Mutation.supportProblem",
+            query: "mutation($p: ID!) { supportProblem(problemId: $p) { id } }",
+            vars: |f, _| json!({ "p": f.id("police_problem_1011") }),
+            expect: SIGNED_IN,
+        },
+        Case {
+            field: "Mutation.rateResolution",
+            query: "mutation($p: ID!, $k: String!) { rateResolution(input: { problemId: $p, rating: 5, idempotencyKey: $k }) { id } }",
+            vars: |f, role| json!({ "p": f.id("rated"), "k": format!("matrix-rate-{role}") }),
+            expect: [Unau, Ok, Forb, Forb, Forb, Forb, Forb, Forb, Forb],
+        },
+        Case {
             field: "Subscription.problemUpdated",
             query: "subscription($id: ID!) { problemUpdated(id: $id) { id } }",
             vars: |f, _| json!({ "id": f.id("police_problem_1011") }),
@@ -425,9 +522,13 @@ async fn every_id_taking_field_is_in_the_matrix_and_holds() {
         let covered: BTreeSet<String> = cases.iter().map(|c| c.field.to_owned()).collect();
         let needed = id_taking_fields(&app).await;
         let missing: Vec<_> = needed.difference(&covered).collect();
-        assert!(missing.is_empty(), "id-taking fields without a row in the authorization matrix: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "id-taking fields without a row in the authorization matrix: {missing:?}"
+        );
 
-        let fx = fixtures(&app).await;
+        let resident = fresh_resident(&app).await;
+        let fx = fixtures(&app, &resident).await;
         let mut tokens: HashMap<&str, Option<String>> = HashMap::new();
         for role in ROLES {
             let token = match login_of(role) {
@@ -436,14 +537,7 @@ async fn every_id_taking_field_is_in_the_matrix_and_holds() {
             };
             tokens.insert(role, token);
         }
-        // The resident is a new account that has reported nothing.
-        let fresh = app
-            .data(
-                "mutation { register(input: { email: \"fresh.resident@example.org\", password: \"lantern orbit pickle harbor\", displayName: \"Fresh\" }) { accessToken } }",
-                json!({}),
-            )
-            .await;
-        tokens.insert("resident", fresh["register"]["accessToken"].as_str().map(str::to_owned));
+        tokens.insert("resident", Some(resident.clone()));
         let mut failures = Vec::new();
         for case in &cases {
             for (role, expected) in ROLES.iter().zip(case.expect) {
@@ -460,16 +554,26 @@ async fn every_id_taking_field_is_in_the_matrix_and_holds() {
                     Some("UNAUTHENTICATED") => Unau,
                     Some("NOT_FOUND") => Hide,
                     Some(other) => {
-                        failures.push(format!("{} as {role}: unexpected {other}: {body}", case.field));
+                        failures.push(format!(
+                            "{} as {role}: unexpected {other}: {body}",
+                            case.field
+                        ));
                         continue;
                     }
                 };
                 if got != expected {
-                    failures.push(format!("{} as {role}: expected {expected:?}, got {got:?}: {body}", case.field));
+                    failures.push(format!(
+                        "{} as {role}: expected {expected:?}, got {got:?}: {body}",
+                        case.field
+                    ));
                 }
             }
         }
-        assert!(failures.is_empty(), "authorization matrix violations:\n{}", failures.join("\n"));
+        assert!(
+            failures.is_empty(),
+            "authorization matrix violations:\n{}",
+            failures.join("\n")
+        );
     })
     .await;
 }
