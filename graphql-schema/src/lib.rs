@@ -20,6 +20,8 @@ pub struct QueryRoot(
     api::query::CatalogQuery,
     api::accounts::AccountQuery,
     api::meetings::MeetingQuery,
+    api::agenda::AgendaQuery,
+    api::sara::SaraQuery,
 );
 
 /// Everything that can be changed.
@@ -27,6 +29,8 @@ pub struct QueryRoot(
 pub struct MutationRoot(
     api::accounts::AccountMutation,
     api::meetings::MeetingMutation,
+    api::agenda::AgendaMutation,
+    api::sara::SaraMutation,
 );
 
 /// The Beatline GraphQL schema.

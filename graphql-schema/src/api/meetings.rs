@@ -188,6 +188,28 @@ impl Meeting {
             .await;
         Ok(loaded.map_err(load_err)?.map(Into::into))
     }
+    /// The agenda in CAPS order, built from the beat's data on first read: report-back
+    /// on earlier problems and open actions, current conditions and chronic problems,
+    /// the beat's top open problems, plus manual items and residents' proposals.
+    async fn agenda(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Include items staff removed (staff of the beat only).")]
+        include_removed: Option<bool>,
+    ) -> Result<Vec<crate::api::agenda::AgendaItem>> {
+        crate::api::agenda::meeting_agenda(ctx, &self.0, include_removed.unwrap_or(false)).await
+    }
+    /// The published minutes, if any.
+    async fn minutes(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<crate::api::agenda::MeetingMinutes>> {
+        crate::api::agenda::meeting_minutes(ctx, self.0.id).await
+    }
+    /// Action items agreed at this meeting.
+    async fn action_items(&self, ctx: &Context<'_>) -> Result<Vec<crate::api::agenda::ActionItem>> {
+        crate::api::agenda::meeting_actions(ctx, self.0.id).await
+    }
     /// When the meeting was announced.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at

@@ -2,10 +2,12 @@
 //! domain services.
 
 pub mod accounts;
+pub mod agenda;
 pub mod loaders;
 pub mod meeting_loaders;
 pub mod meetings;
 pub mod query;
+pub mod sara;
 pub mod types;
 
 use async_graphql::ID;

@@ -381,6 +381,10 @@ impl Problem {
     async fn duplicate_of_id(&self) -> Option<ID> {
         self.0.duplicate_of_id.map(to_id)
     }
+    /// The SARA record (beat plan priority) the problem belongs to, if adopted.
+    async fn sara(&self, ctx: &Context<'_>) -> Result<Option<crate::api::sara::SaraRecord>> {
+        crate::api::sara::problem_sara(ctx, self.0.id).await
+    }
 }
 
 /// Where a page sits in a list.
