@@ -184,7 +184,7 @@ pub async fn meeting_minutes(
         .minutes
         .load_one(meeting_id)
         .await;
-    Ok(loaded.map_err(load_err)?.map(MeetingMinutes))
+    Ok(loaded.map_err(load_err)?.flatten().map(MeetingMinutes))
 }
 
 /// Action items agreed at a meeting (used by `Meeting.actionItems`).

@@ -506,3 +506,86 @@ async fn a_problem_adopted_at_a_meeting_moves_through_sara() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn similar_reports_in_one_place_show_as_a_chronic_problem() {
+    each_backend(Options::default(), |app| async move {
+        let beat = beat_id(&app, "1012").await;
+        let problems = all_problems(&app).await;
+        let seed = problems
+            .iter()
+            .find(|p| p["beat"]["code"] == "1012" && p["category"]["sensitive"] == false)
+            .unwrap();
+        let base = entity::problem::Entity::find_by_id(uid(&seed["id"]))
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        // Three more reports of the same category within a few metres, this month.
+        for n in 1..=3 {
+            let mut copy = base.clone();
+            copy.id = Uuid::now_v7();
+            copy.reference = format!("BL-CHRONIC-{n}");
+            copy.status = ProblemStatus::New;
+            copy.duplicate_of_id = None;
+            copy.lat += 0.00005 * f64::from(n);
+            copy.created_at = Utc::now() - TimeDelta::days(i64::from(n));
+            copy.updated_at = copy.created_at;
+            copy.into_active_model().insert(&app.db).await.unwrap();
+        }
+        // A sensitive category never shows, however many reports: put three there too.
+        let sensitive = problems
+            .iter()
+            .find(|p| p["category"]["sensitive"] == true)
+            .unwrap();
+        let sbase = entity::problem::Entity::find_by_id(uid(&sensitive["id"]))
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        for n in 1..=3 {
+            let mut copy = sbase.clone();
+            copy.id = Uuid::now_v7();
+            copy.reference = format!("BL-SENSITIVE-{n}");
+            copy.beat_id = base.beat_id;
+            copy.status = ProblemStatus::New;
+            copy.lat = base.lat + 0.001;
+            copy.lon = base.lon;
+            copy.created_at = Utc::now() - TimeDelta::days(1);
+            copy.into_active_model().insert(&app.db).await.unwrap();
+        }
+        let next = next_meeting(&app, &beat).await;
+        let agenda = app.data(AGENDA, json!({ "id": next["id"] })).await["meeting"]["agenda"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let chronic: Vec<&Value> = agenda
+            .iter()
+            .filter(|i| {
+                i["section"] == "CURRENT_CONDITIONS"
+                    && i["title"].as_str().unwrap().starts_with("Chronic:")
+            })
+            .collect();
+        let ours = chronic
+            .iter()
+            .find(|i| i["notes"].as_str().unwrap().contains("BL-CHRONIC-1"))
+            .unwrap_or_else(|| panic!("no chronic item for the cluster: {agenda:#?}"));
+        let notes = ours["notes"].as_str().unwrap();
+        assert!(
+            notes.contains("BL-CHRONIC-2") && notes.contains("BL-CHRONIC-3"),
+            "{notes}"
+        );
+        assert!(agenda.iter().all(|i| {
+            !i["notes"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("BL-SENSITIVE")
+        }));
+        assert!(
+            agenda
+                .iter()
+                .all(|i| !i["title"].as_str().unwrap().contains("BL-SENSITIVE"))
+        );
+    })
+    .await;
+}
