@@ -21,6 +21,8 @@ pub struct QueryRoot(
     api::accounts::AccountQuery,
     api::meetings::MeetingQuery,
     api::problem_mutations::ProblemWorkQuery,
+    api::agenda::AgendaQuery,
+    api::sara::SaraQuery,
 );
 
 /// Everything that can be changed.
@@ -30,6 +32,8 @@ pub struct MutationRoot(
     api::setup::SetupMutation,
     api::meetings::MeetingMutation,
     api::problem_mutations::ProblemMutation,
+    api::agenda::AgendaMutation,
+    api::sara::SaraMutation,
 );
 
 /// Everything that can be watched live (over WebSocket, at `/graphql/ws`).

@@ -63,13 +63,15 @@ impl Loader<Uuid> for RsvpTallies {
 pub struct MyRsvps(DatabaseConnection);
 
 impl Loader<(Uuid, Uuid)> for MyRsvps {
-    type Value = RsvpResponse;
+    // Every key gets a value (None when unanswered), so that the per-request cache
+    // also remembers "no answer" and a field never triggers a second batch.
+    type Value = Option<RsvpResponse>;
     type Error = LoadError;
 
     async fn load(
         &self,
         keys: &[(Uuid, Uuid)],
-    ) -> Result<HashMap<(Uuid, Uuid), RsvpResponse>, LoadError> {
+    ) -> Result<HashMap<(Uuid, Uuid), Option<RsvpResponse>>, LoadError> {
         let meetings: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let users: Vec<Uuid> = keys.iter().map(|k| k.1).collect();
         let rows = meeting_rsvp::Entity::find()
@@ -78,11 +80,14 @@ impl Loader<(Uuid, Uuid)> for MyRsvps {
             .all(&self.0)
             .await
             .map_err(|e| Arc::new(AppError::from(e)))?;
-        Ok(rows
-            .into_iter()
-            .map(|r| ((r.meeting_id, r.user_id), r.response))
-            .filter(|(k, _)| keys.contains(k))
-            .collect())
+        let mut map: HashMap<(Uuid, Uuid), Option<RsvpResponse>> =
+            keys.iter().map(|k| (*k, None)).collect();
+        for r in rows {
+            if let Some(slot) = map.get_mut(&(r.meeting_id, r.user_id)) {
+                *slot = Some(r.response);
+            }
+        }
+        Ok(map)
     }
 }
 
@@ -90,19 +95,25 @@ impl Loader<(Uuid, Uuid)> for MyRsvps {
 pub struct MinutesByMeeting(DatabaseConnection);
 
 impl Loader<Uuid> for MinutesByMeeting {
-    type Value = meeting_minutes::Model;
+    // None for meetings without minutes, cached like the others.
+    type Value = Option<meeting_minutes::Model>;
     type Error = LoadError;
 
     async fn load(
         &self,
         keys: &[Uuid],
-    ) -> Result<HashMap<Uuid, meeting_minutes::Model>, LoadError> {
+    ) -> Result<HashMap<Uuid, Option<meeting_minutes::Model>>, LoadError> {
         let rows = meeting_minutes::Entity::find()
             .filter(meeting_minutes::Column::MeetingId.is_in(keys.iter().copied()))
             .all(&self.0)
             .await
             .map_err(|e| Arc::new(AppError::from(e)))?;
-        Ok(rows.into_iter().map(|m| (m.meeting_id, m)).collect())
+        let mut map: HashMap<Uuid, Option<meeting_minutes::Model>> =
+            keys.iter().map(|k| (*k, None)).collect();
+        for m in rows {
+            map.insert(m.meeting_id, Some(m));
+        }
+        Ok(map)
     }
 }
 

@@ -186,7 +186,29 @@ impl Meeting {
             .my_rsvps
             .load_one((self.0.id, user))
             .await;
-        Ok(loaded.map_err(load_err)?.map(Into::into))
+        Ok(loaded.map_err(load_err)?.flatten().map(Into::into))
+    }
+    /// The agenda in CAPS order, built from the beat's data on first read: report-back
+    /// on earlier problems and open actions, current conditions and chronic problems,
+    /// the beat's top open problems, plus manual items and residents' proposals.
+    async fn agenda(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Include items staff removed (staff of the beat only).")]
+        include_removed: Option<bool>,
+    ) -> Result<Vec<crate::api::agenda::AgendaItem>> {
+        crate::api::agenda::meeting_agenda(ctx, &self.0, include_removed.unwrap_or(false)).await
+    }
+    /// The published minutes, if any.
+    async fn minutes(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<crate::api::agenda::MeetingMinutes>> {
+        crate::api::agenda::meeting_minutes(ctx, self.0.id).await
+    }
+    /// Action items agreed at this meeting.
+    async fn action_items(&self, ctx: &Context<'_>) -> Result<Vec<crate::api::agenda::ActionItem>> {
+        crate::api::agenda::meeting_actions(ctx, self.0.id).await
     }
     /// When the meeting was announced.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -196,6 +218,41 @@ impl Meeting {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
+}
+
+/// Loads, one batch each, the relations a page of meetings asks for, so that a page
+/// costs the same number of statements whatever its size.
+async fn prime_meeting_relations(ctx: &Context<'_>, rows: &[meeting::Model]) -> Result<()> {
+    let node = ctx.look_ahead().field("edges").field("node");
+    let ids: Vec<uuid::Uuid> = rows.iter().map(|m| m.id).collect();
+    let ml = meeting_loaders(ctx)?;
+    if node.field("beat").exists() {
+        let beats = rows.iter().map(|m| m.beat_id);
+        loaders(ctx)?
+            .beats
+            .load_many(beats)
+            .await
+            .map_err(load_err)?;
+    }
+    if node.field("rsvpCounts").exists() {
+        ml.tallies
+            .load_many(ids.iter().copied())
+            .await
+            .map_err(load_err)?;
+    }
+    if node.field("minutes").exists() {
+        ml.minutes
+            .load_many(ids.iter().copied())
+            .await
+            .map_err(load_err)?;
+    }
+    if node.field("myRsvp").exists()
+        && let Some(user) = viewer(ctx).await?.user_id()
+    {
+        let keys = ids.iter().map(|id| (*id, user));
+        ml.my_rsvps.load_many(keys).await.map_err(load_err)?;
+    }
+    Ok(())
 }
 
 /// A meeting and its place in a list.
@@ -379,16 +436,7 @@ impl MeetingQuery {
         };
         let first = PageSize::parse(first)?;
         let page = meetings::list(&api.db, &filter, first, after.as_deref()).await?;
-        if ctx
-            .look_ahead()
-            .field("edges")
-            .field("node")
-            .field("beat")
-            .exists()
-        {
-            let ids = page.meetings.iter().map(|m| m.beat_id);
-            loaders(ctx)?.beats.load_many(ids).await.map_err(load_err)?;
-        }
+        prime_meeting_relations(ctx, &page.meetings).await?;
         let edges: Vec<MeetingEdge> = page
             .meetings
             .into_iter()

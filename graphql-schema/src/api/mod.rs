@@ -2,6 +2,7 @@
 //! domain services.
 
 pub mod accounts;
+pub mod agenda;
 pub mod live;
 pub mod loaders;
 pub mod meeting_loaders;
@@ -10,6 +11,7 @@ pub mod problem_loaders;
 pub mod problem_mutations;
 pub mod problem_types;
 pub mod query;
+pub mod sara;
 pub mod setup;
 pub mod types;
 

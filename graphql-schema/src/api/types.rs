@@ -420,6 +420,10 @@ impl Problem {
     ) -> Result<ProblemTimelineConnection> {
         problem_types::timeline(ctx, &self.0, first, after).await
     }
+    /// The SARA record (beat plan priority) the problem belongs to, if adopted.
+    async fn sara(&self, ctx: &Context<'_>) -> Result<Option<crate::api::sara::SaraRecord>> {
+        crate::api::sara::problem_sara(ctx, self.0.id).await
+    }
 }
 
 /// Where a page sits in a list.

@@ -350,3 +350,49 @@ pub fn can_merge(
     can_work_problem(viewer, problem, place, sensitive)
         && can_see_problem(viewer, original, original_sensitive)
 }
+/// Problems that may be shown to everyone at a beat meeting: never a sensitive
+/// (public-health, crisis) problem, whoever asks.
+pub fn public_problems() -> Condition {
+    visible_problems(&Viewer::Anonymous)
+}
+
+/// Whether a viewer may update an action item: staff who manage its beat, or its
+/// owner (the user, or a member of the owning partner organisation).
+pub fn can_update_action_item(
+    viewer: &Viewer,
+    owner_user_id: Option<Uuid>,
+    owner_partner_id: Option<Uuid>,
+    beat_id: Uuid,
+    precinct_id: Uuid,
+) -> bool {
+    let Viewer::User(p) = viewer else {
+        return false;
+    };
+    can_manage_beat(viewer, beat_id, precinct_id)
+        || owner_user_id == Some(p.id)
+        || owner_partner_id.is_some_and(|org| p.partners.contains(&org))
+}
+
+/// [`can_update_action_item`] as a result.
+pub fn require_update_action_item(
+    viewer: &Viewer,
+    owner_user_id: Option<Uuid>,
+    owner_partner_id: Option<Uuid>,
+    beat_id: Uuid,
+    precinct_id: Uuid,
+) -> AppResult<()> {
+    viewer.principal()?;
+    if can_update_action_item(
+        viewer,
+        owner_user_id,
+        owner_partner_id,
+        beat_id,
+        precinct_id,
+    ) {
+        Ok(())
+    } else {
+        Err(forbidden(
+            "update this action: only its owner and the beat's officers, captain and admins may",
+        ))
+    }
+}

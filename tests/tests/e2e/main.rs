@@ -9,6 +9,7 @@
 )]
 
 mod accounts;
+mod beat_plan;
 mod catalog;
 mod errors;
 mod http;

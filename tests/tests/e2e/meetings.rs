@@ -17,7 +17,7 @@ pub const SCHEDULE: &str = "mutation($i: ScheduleMeetingInput!) { scheduleMeetin
 const LIST: &str = "query($f: MeetingFilter, $first: Int, $after: String) {
   meetings(filter: $f, first: $first, after: $after) {
     edges { cursor node { id title startsAt endsAt status seriesId isException beat { code }
-      rsvpCounts { going maybe notGoing } myRsvp } }
+      rsvpCounts { going maybe notGoing } myRsvp minutes { body } } }
     pageInfo { hasNextPage endCursor } } }";
 const RSVP: &str = "mutation($id: ID!, $r: RsvpResponse!) { rsvpMeeting(id: $id, response: $r) { id rsvpCounts { going maybe notGoing } myRsvp } }";
 const CANCEL: &str =
@@ -217,6 +217,25 @@ async fn officer_schedules_a_monthly_series_and_residents_answer() {
             moved["recurrenceId"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap(),
             second.starts_at
         );
+
+        assert_eq!(
+            notifications(&app, "resident1@demo.beatline.city", "MEETING_CHANGED").await,
+            1
+        );
+
+        // Near the venue: the series is found; far away, it is not.
+        let near = |lat: f64, lon: f64| {
+            json!({ "f": { "near": { "lat": lat, "lon": lon, "radiusMeters": 300.0 } }, "first": 100 })
+        };
+        let here = app.data(LIST, near(41.8005, -87.7005)).await;
+        assert!(here["meetings"]["edges"].as_array().unwrap().iter().any(|e| e["node"]["seriesId"] == series_id.as_str()));
+        let far = app.data(LIST, near(45.0, -80.0)).await;
+        assert!(far["meetings"]["edges"].as_array().unwrap().is_empty(), "{far}");
+        let bad_radius = app
+            .gql(LIST, json!({ "f": { "near": { "lat": 41.8, "lon": -87.7, "radiusMeters": 0.0 } } }))
+            .await;
+        assert_eq!(error_code(&bad_radius), "BAD_USER_INPUT", "{bad_radius}");
+        assert!(error_message(&bad_radius).contains("radiusMeters"), "{bad_radius}");
 
         // Cancel the first occurrence: the resident who answered hears of it, and it no
         // longer takes answers.
@@ -531,6 +550,36 @@ async fn calendar_feed_parses_with_recurrence_and_exceptions() {
             404
         );
         assert_eq!(app.get("/calendar/beats/1011").await.status(), 404);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_page_of_meetings_costs_the_same_whatever_its_size() {
+    each_backend(Options::default(), |app| async move {
+        let resident = app.demo_login("resident6@demo.beatline.city").await;
+        // The demo series are expanded a year ahead: 8 beats x about 12 meetings.
+        let mut counts = Vec::new();
+        for first in [2, 60] {
+            let before = app.statements().await;
+            let page = app
+                .data_as(
+                    Some(&resident),
+                    LIST,
+                    json!({ "f": { "upcoming": true }, "first": first }),
+                )
+                .await;
+            let after = app.statements().await;
+            assert_eq!(
+                page["meetings"]["edges"].as_array().unwrap().len(),
+                first as usize
+            );
+            counts.push(after - before);
+        }
+        assert_eq!(
+            counts[0], counts[1],
+            "statements per page grow with its size: {counts:?}"
+        );
     })
     .await;
 }
