@@ -47,6 +47,13 @@ pub enum Command {
     SeedDemo,
     /// Print the GraphQL schema (SDL) to standard output.
     PrintSchema,
+    /// Generate N problems in the city already loaded (for benchmarks), with a
+    /// progress bar.
+    SeedProblems {
+        /// How many problems to generate.
+        #[arg(long)]
+        count: u64,
+    },
     /// Create an administrator account (the first one, typically).
     CreateAdmin {
         /// The admin's email.

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod http;
 pub mod live;
 pub mod metrics;
+pub mod seed_problems;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -101,6 +102,7 @@ pub async fn start(
         metrics,
     };
     let routes = http::routes(state, serve.graphiql_enabled());
+    spawn_idempotency_purge(db.clone());
     let acceptor = TcpListener::bind(serve.listen)
         .into_acceptor()
         .await
@@ -169,6 +171,22 @@ fn token_keys(serve: &ServeConfig) -> anyhow::Result<TokenKeys> {
         "BEATLINE_JWT_SECRET is not set: signing tokens with a random secret generated at start; sessions end when the server restarts"
     );
     Ok(TokenKeys::from_secret(&secret))
+}
+
+/// Removes expired idempotency keys once an hour.
+fn spawn_idempotency_purge(db: DatabaseConnection) {
+    tokio::spawn(async move {
+        let hour = Duration::from_secs(3600);
+        let mut every = tokio::time::interval_at(tokio::time::Instant::now() + hour, hour);
+        loop {
+            every.tick().await;
+            match graphql_schema::domain::idempotency::purge_expired(&db).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "expired idempotency keys removed"),
+                Err(e) => tracing::warn!(error = ?e, "cannot purge idempotency keys"),
+            }
+        }
+    });
 }
 
 async fn shutdown_signal() {

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use beatline_server::config::{Cli, Command, CommonConfig, LogFormat, check_environment};
-use beatline_server::{cli, db, demo, start};
+use beatline_server::{cli, db, demo, seed_problems, start};
 use clap::Parser as _;
 use tracing_subscriber::EnvFilter;
 
@@ -50,6 +50,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db::migrate(&conn).await?;
             demo::seed_if_empty(&conn).await?;
             Ok(())
+        }
+        Command::SeedProblems { count } => {
+            let conn = db::connect(&cli.common, None).await?;
+            db::migrate(&conn).await?;
+            seed_problems::seed_problems(&conn, count).await
         }
         Command::PrintSchema => {
             print!("{}", graphql_schema::sdl());

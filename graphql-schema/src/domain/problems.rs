@@ -9,10 +9,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use entity::enums::{ProblemStatus, UserRole};
 use entity::{beat, category, problem};
-use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
+use sea_orm::sea_query::{
+    Alias, Asterisk, Expr, ExprTrait as _, Query, SelectStatement, UnionType,
+};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, QueryTrait as _,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -241,6 +243,65 @@ pub async fn list(
             "the cursor `after` belongs to another sort order: start again without `after`",
         ));
     }
+    let limit = first.get();
+    let mut problems = if filter.statuses.len() > 1 {
+        // One ordered, limited branch per status, merged: each branch walks an index
+        // (beat_id, status, created_at) and stops after a page, where one query with
+        // `status IN (...)` would have to sort every matching row.
+        let branches = filter.statuses.iter().map(|status| {
+            let one = ProblemFilter {
+                statuses: vec![*status],
+                ..filter.clone()
+            };
+            page_query(viewer, &one, sort, after.as_ref(), limit)
+        });
+        let mut union: Option<SelectStatement> = None;
+        for (i, branch) in branches.enumerate() {
+            let wrapped = Query::select()
+                .column(Asterisk)
+                .from_subquery(branch?.into_query(), Alias::new(format!("b{i}")))
+                .to_owned();
+            match &mut union {
+                None => union = Some(wrapped),
+                Some(u) => {
+                    u.union(UnionType::All, wrapped);
+                }
+            }
+        }
+        let union = union.ok_or_else(|| AppError::Internal(anyhow::anyhow!("no branch")))?;
+        let (column, order) = (sort.column(), sort.order());
+        let merged = Query::select()
+            .column(Asterisk)
+            .from_subquery(union, Alias::new("page"))
+            .order_by(column, order.clone())
+            .order_by(problem::Column::Id, order)
+            .limit(limit + 1)
+            .to_owned();
+        let stmt = db.get_database_backend().build(&merged);
+        problem::Entity::find().from_raw_sql(stmt).all(db).await?
+    } else {
+        page_query(viewer, filter, sort, after.as_ref(), limit)?
+            .all(db)
+            .await?
+    };
+    let has_next_page = problems.len() as u64 > limit;
+    problems.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(ProblemPage {
+        problems,
+        has_next_page,
+        has_previous_page: after.is_some(),
+    })
+}
+
+/// The query of one page: filter, keyset, order and limit (one row more than the page,
+/// to tell whether another page follows).
+fn page_query(
+    viewer: &Viewer,
+    filter: &ProblemFilter,
+    sort: ProblemSort,
+    after: Option<&ProblemCursor>,
+    limit: u64,
+) -> AppResult<sea_orm::Select<problem::Entity>> {
     let mut query = problem::Entity::find()
         .filter(policy::visible_problems(viewer))
         .filter(filter_condition(viewer, filter)?);
@@ -249,7 +310,7 @@ pub async fn list(
     if sort == ProblemSort::DueSoonest {
         query = query.filter(column.is_not_null());
     }
-    if let Some(cursor) = &after {
+    if let Some(cursor) = after {
         let (key, id) = (cursor.key.value(), problem::Column::Id);
         let keyset = match order {
             Order::Asc => Condition::any()
@@ -261,20 +322,10 @@ pub async fn list(
         };
         query = query.filter(keyset);
     }
-    let limit = first.get();
-    let mut problems = query
+    Ok(query
         .order_by(column, order.clone())
         .order_by(problem::Column::Id, order)
-        .limit(limit + 1)
-        .all(db)
-        .await?;
-    let has_next_page = problems.len() as u64 > limit;
-    problems.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    Ok(ProblemPage {
-        problems,
-        has_next_page,
-        has_previous_page: after.is_some(),
-    })
+        .limit(limit + 1))
 }
 
 fn filter_condition(viewer: &Viewer, filter: &ProblemFilter) -> AppResult<Condition> {
