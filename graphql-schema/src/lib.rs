@@ -16,7 +16,11 @@ pub use error::{AppError, AppResult};
 
 /// Everything that can be read.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(api::query::CatalogQuery, api::accounts::AccountQuery);
+pub struct QueryRoot(
+    api::query::CatalogQuery,
+    api::accounts::AccountQuery,
+    api::analytics::AnalyticsQuery,
+);
 
 /// Everything that can be changed.
 #[derive(MergedObject, Default)]

@@ -2,6 +2,7 @@
 //! domain services.
 
 pub mod accounts;
+pub mod analytics;
 pub mod live;
 pub mod loaders;
 pub mod query;

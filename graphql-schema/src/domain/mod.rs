@@ -7,6 +7,8 @@ pub mod accounts;
 pub mod audit;
 pub mod boundaries;
 pub mod catalog;
+pub mod dashboard;
+pub mod equity;
 pub mod events;
 pub mod geo_index;
 pub mod inputs;
@@ -14,6 +16,7 @@ pub mod live;
 pub mod notify;
 pub mod privacy;
 pub mod problems;
+pub mod stats;
 
 /// The current time, truncated to microseconds: both databases then store exactly the
 /// value the code holds, so keyset cursors and equality checks agree.

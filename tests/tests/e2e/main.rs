@@ -4,6 +4,7 @@
 #![expect(clippy::unwrap_used, reason = "test helpers fail loudly")]
 
 mod accounts;
+mod analytics;
 mod catalog;
 mod errors;
 mod http;
