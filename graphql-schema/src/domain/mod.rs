@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod dashboard;
 pub mod equity;
 pub mod events;
+pub mod export;
 pub mod geo_index;
 pub mod inputs;
 pub mod live;

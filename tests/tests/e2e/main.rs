@@ -7,6 +7,7 @@ mod accounts;
 mod analytics;
 mod catalog;
 mod errors;
+mod export;
 mod http;
 mod live;
 mod problems;
