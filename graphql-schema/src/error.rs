@@ -195,4 +195,15 @@ impl async_graphql::extensions::Extension for ErrorCodesExtension {
     ) -> Response {
         ensure_error_codes(next.run(ctx).await)
     }
+
+    /// Subscriptions too: each event's errors get a code.
+    fn subscribe<'s>(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        stream: futures::stream::BoxStream<'s, Response>,
+        next: async_graphql::extensions::NextSubscribe<'_>,
+    ) -> futures::stream::BoxStream<'s, Response> {
+        use futures::StreamExt as _;
+        next.run(ctx, stream).map(ensure_error_codes).boxed()
+    }
 }

@@ -23,6 +23,7 @@ pub struct QueryRoot(
     api::problem_mutations::ProblemWorkQuery,
     api::agenda::AgendaQuery,
     api::sara::SaraQuery,
+    api::analytics::AnalyticsQuery,
 );
 
 /// Everything that can be changed.

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 pub mod m20261126_000001_initial;
 pub mod m20261126_000010_problem_list_indexes;
 pub mod m20261126_000010_problem_work;
+pub mod m20261126_000040_live_analytics_indexes;
 pub mod m20261126_100001_meeting_indexes;
 
 /// Applies Beatline's migrations in order.
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_initial::Migration),
             Box::new(m20261126_000010_problem_list_indexes::Migration),
             Box::new(m20261126_000010_problem_work::Migration),
+            Box::new(m20261126_000040_live_analytics_indexes::Migration),
             Box::new(m20261126_100001_meeting_indexes::Migration),
         ]
     }

@@ -38,6 +38,15 @@ pub fn routes(state: AppState, graphiql: bool) -> impl Endpoint {
     let mut app = Route::new()
         .at("/graphql", get(graphql_get).post(graphql_post))
         .at("/graphql/ws", get(crate::live::graphql_ws))
+        .at("/export/problems.csv", get(crate::export::staff_csv))
+        .at(
+            "/export/problems.geojson",
+            get(crate::export::staff_geojson),
+        )
+        .at(
+            "/open-data/problems.geojson",
+            get(crate::export::open_data_geojson),
+        )
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .at("/metrics", get(metrics_endpoint))
@@ -74,6 +83,9 @@ fn route_label(path: &str) -> &'static str {
     match path {
         "/graphql" => "/graphql",
         "/graphql/ws" => "/graphql/ws",
+        "/export/problems.csv" => "/export/problems.csv",
+        "/export/problems.geojson" => "/export/problems.geojson",
+        "/open-data/problems.geojson" => "/open-data/problems.geojson",
         "/healthz" => "/healthz",
         "/readyz" => "/readyz",
         "/metrics" => "/metrics",

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod export;
 pub mod http;
 pub mod live;
 pub mod metrics;

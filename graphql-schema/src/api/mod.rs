@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod agenda;
+pub mod analytics;
 pub mod live;
 pub mod loaders;
 pub mod meeting_loaders;

@@ -9,7 +9,10 @@ pub mod audit;
 pub mod boundaries;
 pub mod calendar;
 pub mod catalog;
+pub mod dashboard;
+pub mod equity;
 pub mod events;
+pub mod export;
 pub mod geo_index;
 pub mod idempotency;
 pub mod inputs;
@@ -25,6 +28,7 @@ pub mod problems;
 pub mod recurrence;
 pub mod sara;
 pub mod setup;
+pub mod stats;
 
 /// The current time, truncated to microseconds: both databases then store exactly the
 /// value the code holds, so keyset cursors and equality checks agree.

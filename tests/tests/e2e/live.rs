@@ -219,6 +219,20 @@ async fn bad_input_and_hidden_problems_are_refused() {
         let officer = app.demo_login("officer.1011@demo.beatline.city").await;
         let mut client = LiveClient::connect(&app.base, Some(&officer)).await;
 
+        // Errors of the engine itself (an unknown field) carry a code too.
+        client
+            .subscribe("subscription { noSuchField }", json!({}))
+            .await;
+        let msg = client.next_message(Duration::from_secs(5)).await.unwrap();
+        let error = error_of(&msg);
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{msg}");
+        assert!(error["message"].as_str().unwrap().contains("noSuchField"));
+        while client
+            .next_message(Duration::from_millis(200))
+            .await
+            .is_some()
+        {}
+
         client
             .subscribe(PROBLEM_UPDATED, json!({ "id": "not-an-id" }))
             .await;

@@ -9,9 +9,11 @@
 )]
 
 mod accounts;
+mod analytics;
 mod beat_plan;
 mod catalog;
 mod errors;
+mod export;
 mod http;
 mod live;
 mod matrix;
