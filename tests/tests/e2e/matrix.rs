@@ -150,7 +150,7 @@ async fn fixtures(app: &TestApp, resident: &str) -> Fixtures {
     // One meeting of beat 1011 per role, so that each role's cancel or change acts on
     // a meeting of its own.
     let start = chrono::Utc::now() + chrono::Duration::days(20);
-    for role in ROLES.iter().chain(&["past"]) {
+    for role in ROLES.iter().chain(&["past", "agenda"]) {
         let m = app
             .data_as(
                 Some(&admin),
@@ -169,7 +169,7 @@ async fn fixtures(app: &TestApp, resident: &str) -> Fixtures {
     }
     // Problems in beat 1011 reported by the fresh resident: one per role for the
     // operations that change a problem's version or state.
-    for case in ["status", "assign", "dup"] {
+    for case in ["status", "assign", "dup", "sara", "adopt", "propose"] {
         for role in ROLES {
             let id = report(app, resident, &format!("matrix-{case}-{role}")).await;
             map.insert(format!("p_{case}_{role}"), id);
@@ -190,6 +190,48 @@ async fn fixtures(app: &TestApp, resident: &str) -> Fixtures {
         .await;
     }
     map.insert("rated".into(), rated);
+    // Agenda items, SARA records and action items of beat 1011: one per role where an
+    // operation consumes them.
+    for role in ROLES {
+        let item = app
+            .data_as(
+                Some(&admin),
+                "mutation($i: AddAgendaItemInput!) { addAgendaItem(input: $i) { id } }",
+                json!({ "i": { "meetingId": map["meeting_agenda"], "section": "PRIORITIES", "title": format!("Item {role}"), "idempotencyKey": format!("fixture-item-{role}") } }),
+            )
+            .await;
+        map.insert(
+            format!("agenda_{role}"),
+            item["addAgendaItem"]["id"].clone(),
+        );
+        let record = app
+            .data_as(
+                Some(&admin),
+                "mutation($i: AdoptProblemInput!) { adoptProblem(input: $i) { id } }",
+                json!({ "i": { "problemIds": [map[&format!("p_sara_{role}")]], "title": format!("Plan {role}"), "harm": "Blocks the alley.", "idempotencyKey": format!("fixture-sara-{role}") } }),
+            )
+            .await;
+        map.insert(format!("sara_{role}"), record["adoptProblem"]["id"].clone());
+    }
+    let action = app
+        .data_as(
+            Some(&admin),
+            "mutation($i: CreateActionItemInput!) { createActionItem(input: $i) { id } }",
+            json!({ "i": { "meetingId": map["meeting_agenda"], "title": "Ask Streets to fix the light", "ownerKind": "OFFICER", "ownerUserId": map["officer_1011"], "idempotencyKey": "fixture-action" } }),
+        )
+        .await;
+    map.insert("action".into(), action["createActionItem"]["id"].clone());
+    let proposed = app
+        .data_as(
+            Some(resident),
+            "mutation($i: ProposeAgendaItemInput!) { proposeAgendaItem(input: $i) { id } }",
+            json!({ "i": { "meetingId": map["meeting_agenda"], "problemId": map["original"], "idempotencyKey": "fixture-proposal" } }),
+        )
+        .await;
+    map.insert(
+        "proposal".into(),
+        proposed["proposeAgendaItem"]["id"].clone(),
+    );
     // A meeting that took place yesterday, for attendance.
     {
         use sea_orm::{ActiveModelTrait as _, EntityTrait as _, IntoActiveModel as _, Set};
@@ -415,6 +457,96 @@ fn cases() -> Vec<Case> {
             query: "mutation($p: ID!, $k: String!) { rateResolution(input: { problemId: $p, rating: 5, idempotencyKey: $k }) { id } }",
             vars: |f, role| json!({ "p": f.id("rated"), "k": format!("matrix-rate-{role}") }),
             expect: [Unau, Ok, Forb, Forb, Forb, Forb, Forb, Forb, Forb],
+        },
+        Case {
+            field: "Query.dashboard",
+            query: "query($p: ID!, $f: DateTime!, $t: DateTime!) { dashboard(precinctId: $p, from: $f, to: $t) { __typename } }",
+            vars: |f, _| json!({ "p": f.id("precinct_p1"), "f": "2026-01-01T00:00:00Z", "t": "2026-12-31T00:00:00Z" }),
+            expect: [Unau, Forb, Forb, Forb, Ok, Forb, Forb, Forb, Ok],
+        },
+        Case {
+            field: "Query.openActionItems",
+            query: "query($b: ID!) { openActionItems(beatId: $b) { id } }",
+            vars: |f, _| json!({ "b": f.id("beat_1011") }),
+            expect: ALL_OK,
+        },
+        Case {
+            field: "Query.saraRecord",
+            query: "query($id: ID!) { saraRecord(id: $id) { id } }",
+            vars: |f, _| json!({ "id": f.id("sara_admin") }),
+            expect: ALL_OK,
+        },
+        Case {
+            field: "Query.saraRecords",
+            query: "query($b: ID!) { saraRecords(beatId: $b) { id } }",
+            vars: |f, _| json!({ "b": f.id("beat_1011") }),
+            expect: ALL_OK,
+        },
+        Case {
+            field: "Mutation.addAgendaItem",
+            query: "mutation($m: ID!, $k: String!) { addAgendaItem(input: { meetingId: $m, section: STRATEGIES, title: \"Lights\", idempotencyKey: $k }) { id } }",
+            vars: |f, role| json!({ "m": f.id("meeting_agenda"), "k": format!("matrix-add-{role}") }),
+            expect: BEAT_1011_STAFF,
+        },
+        Case {
+            field: "Mutation.removeAgendaItem",
+            query: "mutation($id: ID!) { removeAgendaItem(id: $id) { id } }",
+            vars: |f, role| json!({ "id": f.id(&format!("agenda_{role}")) }),
+            expect: BEAT_1011_STAFF,
+        },
+        Case {
+            field: "Mutation.reorderAgendaItems",
+            query: "mutation($m: ID!, $a: ID!) { reorderAgendaItems(meetingId: $m, section: PRIORITIES, itemIds: [$a]) { id } }",
+            vars: |f, _| json!({ "m": f.id("meeting_agenda"), "a": f.id("agenda_admin") }),
+            expect: BEAT_1011_STAFF,
+        },
+        Case {
+            field: "Mutation.refreshAgenda",
+            query: "mutation($m: ID!) { refreshAgenda(meetingId: $m) { id } }",
+            vars: |f, _| json!({ "m": f.id("meeting_agenda") }),
+            expect: BEAT_1011_STAFF,
+        },
+        Case {
+            field: "Mutation.proposeAgendaItem",
+            query: "mutation($m: ID!, $p: ID!, $k: String!) { proposeAgendaItem(input: { meetingId: $m, problemId: $p, idempotencyKey: $k }) { id } }",
+            vars: |f, role| json!({ "m": f.id("meeting_agenda"), "p": f.id(&format!("p_propose_{role}")), "k": format!("matrix-propose-{role}") }),
+            expect: SIGNED_IN,
+        },
+        Case {
+            field: "Mutation.voteAgendaItem",
+            query: "mutation($id: ID!) { voteAgendaItem(id: $id) { id } }",
+            vars: |f, _| json!({ "id": f.id("proposal") }),
+            expect: SIGNED_IN,
+        },
+        Case {
+            field: "Mutation.publishMinutes",
+            query: "mutation($m: ID!) { publishMinutes(meetingId: $m, body: \"Minutes\", decisions: [\"Fix the light\"]) { __typename } }",
+            vars: |f, _| json!({ "m": f.id("past_meeting") }),
+            expect: BEAT_1011_STAFF,
+        },
+        Case {
+            field: "Mutation.createActionItem",
+            query: "mutation($m: ID!, $o: ID!, $k: String!) { createActionItem(input: { meetingId: $m, title: \"Walk the alley\", ownerKind: OFFICER, ownerUserId: $o, idempotencyKey: $k }) { id } }",
+            vars: |f, role| json!({ "m": f.id("meeting_agenda"), "o": f.id("officer_1011"), "k": format!("matrix-action-{role}") }),
+            expect: BEAT_1011_STAFF,
+        },
+        Case {
+            field: "Mutation.updateActionItem",
+            query: "mutation($id: ID!) { updateActionItem(input: { id: $id, status: IN_PROGRESS }) { id } }",
+            vars: |f, _| json!({ "id": f.id("action") }),
+            expect: BEAT_1011_STAFF,
+        },
+        Case {
+            field: "Mutation.adoptProblem",
+            query: "mutation($p: ID!, $k: String!) { adoptProblem(input: { problemIds: [$p], title: \"Alley plan\", harm: \"Blocks the alley.\", idempotencyKey: $k }) { id } }",
+            vars: |f, role| json!({ "p": f.id(&format!("p_adopt_{role}")), "k": format!("matrix-adopt-{role}") }),
+            expect: BEAT_1011_STAFF,
+        },
+        Case {
+            field: "Mutation.advanceSara",
+            query: "mutation($id: ID!) { advanceSara(input: { id: $id, expectedVersion: 1, to: ANALYSIS, note: \"Matrix\" }) { stage } }",
+            vars: |f, role| json!({ "id": f.id(&format!("sara_{role}")) }),
+            expect: BEAT_1011_STAFF,
         },
         Case {
             field: "Subscription.problemUpdated",
