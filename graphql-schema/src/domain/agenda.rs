@@ -548,11 +548,14 @@ pub async fn ensure_generated(
     let at = now();
     match welcome {
         None => {
-            let txn = db.begin().await?;
-            let items = generate(&txn, m, &[], true).await?;
+            // Read first, then write in a transaction whose first statement is the
+            // claim: on SQLite a transaction that reads before writing fails when
+            // another connection wrote in between.
+            let items = generate(db, m, &[], true).await?;
             let Some((claim, rest)) = items.split_first() else {
                 return Ok(());
             };
+            let txn = db.begin().await?;
             let won = agenda_item::Entity::insert(claim.clone().into_active_model())
                 .on_conflict(
                     OnConflict::column(agenda_item::Column::Id)
@@ -772,23 +775,16 @@ pub async fn add_item(
             .ok_or_else(|| AppError::not_found("problem", pid))?;
     }
     ensure_generated(db, &m).await?;
-    let txn = db.begin().await?;
-    if let Some(id) = idem::replay(&txn, p.id, "addAgendaItem", &key, &hash).await? {
-        txn.commit().await?;
+    if let Some(id) = idem::replay(db, p.id, "addAgendaItem", &key, &hash).await? {
         return get_item(db, id).await;
     }
     let at = now();
-    let mut i = item(
-        m.id,
-        input.section,
-        title,
-        notes,
-        next_position(&txn, m.id, input.section).await?,
-        at,
-    );
+    let position = next_position(db, m.id, input.section).await?;
+    let mut i = item(m.id, input.section, title, notes, position, at);
     i.kind = AgendaItemKind::Manual;
     i.problem_id = input.problem_id;
     i.proposed_by = Some(p.id);
+    let txn = db.begin().await?;
     let i = i.into_active_model().insert(&txn).await?;
     idem::remember(&txn, p.id, "addAgendaItem", &key, &hash, i.id).await?;
     txn.commit().await?;
@@ -827,11 +823,10 @@ pub async fn reorder(
 ) -> AppResult<()> {
     let m = meetings::get_managed(db, viewer, meeting_id).await?;
     ensure_generated(db, &m).await?;
-    let txn = db.begin().await?;
     let mut items = agenda_item::Entity::find()
         .filter(agenda_item::Column::MeetingId.eq(m.id))
         .filter(agenda_item::Column::Section.eq(section))
-        .all(&txn)
+        .all(db)
         .await?;
     let ids: HashSet<Uuid> = items.iter().map(|i| i.id).collect();
     let unique: HashSet<Uuid> = order.iter().copied().collect();
@@ -854,6 +849,7 @@ pub async fn reorder(
         )
     });
     let at = now();
+    let txn = db.begin().await?;
     for (n, i) in items.into_iter().enumerate() {
         let position = i32::try_from(n * 10).unwrap_or(i32::MAX);
         if i.position != position {
@@ -905,16 +901,14 @@ pub async fn propose(
         ));
     }
     ensure_generated(db, &m).await?;
-    let txn = db.begin().await?;
-    if let Some(id) = idem::replay(&txn, p.id, "proposeAgendaItem", &key, &hash).await? {
-        txn.commit().await?;
+    if let Some(id) = idem::replay(db, p.id, "proposeAgendaItem", &key, &hash).await? {
         return get_item(db, id).await;
     }
     let already = agenda_item::Entity::find()
         .filter(agenda_item::Column::MeetingId.eq(m.id))
         .filter(agenda_item::Column::ProblemId.eq(problem.id))
         .filter(agenda_item::Column::Removed.eq(false))
-        .one(&txn)
+        .one(db)
         .await?;
     if already.is_some() {
         return Err(AppError::conflict(format!(
@@ -928,12 +922,13 @@ pub async fn propose(
         AgendaSection::Priorities,
         format!("{}: {}", problem.reference, problem.title),
         note,
-        next_position(&txn, m.id, AgendaSection::Priorities).await?,
+        next_position(db, m.id, AgendaSection::Priorities).await?,
         at,
     );
     i.kind = AgendaItemKind::Proposed;
     i.problem_id = Some(problem.id);
     i.proposed_by = Some(p.id);
+    let txn = db.begin().await?;
     let i = i.into_active_model().insert(&txn).await?;
     idem::remember(&txn, p.id, "proposeAgendaItem", &key, &hash, i.id).await?;
     txn.commit().await?;
@@ -1189,9 +1184,7 @@ pub async fn create_action(
             "the due date is in the past: choose today or a later date",
         ));
     }
-    let txn = db.begin().await?;
-    if let Some(id) = idem::replay(&txn, p.id, "createActionItem", &key, &hash).await? {
-        txn.commit().await?;
+    if let Some(id) = idem::replay(db, p.id, "createActionItem", &key, &hash).await? {
         return get_action(db, id).await;
     }
     let at = now();
@@ -1212,6 +1205,7 @@ pub async fn create_action(
         updated_at: at,
         completed_at: None,
     };
+    let txn = db.begin().await?;
     a.clone().into_active_model().insert(&txn).await?;
     let recipients = owners_to_notify(&txn, &a).await?;
     let written = notify::enqueue(

@@ -370,9 +370,7 @@ pub async fn schedule(
     let b = beat_of(db, request.beat_id).await?;
     policy::require_manage_beat(viewer, b.id, b.precinct_id)?;
     let hash = idem::fingerprint(&(request.beat_id, &request.fields, &request.recurrence));
-    let txn = db.begin().await?;
-    if let Some(id) = idem::replay(&txn, p.id, "scheduleMeeting", &key, &hash).await? {
-        txn.commit().await?;
+    if let Some(id) = idem::replay(db, p.id, "scheduleMeeting", &key, &hash).await? {
         return get(db, id).await;
     }
     let rule = request
@@ -383,6 +381,8 @@ pub async fn schedule(
         .transpose()?;
     let d = Details::validate(request.fields, None)?;
     let at = now();
+    // Reads are done: the transaction starts with a write (see `update`).
+    let txn = db.begin().await?;
     let first = match rule {
         None => {
             let m = occurrence(&d, b.id, None, d.starts_at, p.id, at);
@@ -454,8 +454,10 @@ pub async fn update(
     fields: MeetingFields,
 ) -> AppResult<meeting::Model> {
     let p = viewer.principal()?;
-    let txn = db.begin().await?;
-    let current = get_managed(&txn, viewer, id).await?;
+    // Read before the transaction, whose first statement is then the write: on SQLite
+    // a transaction that reads before writing fails when another connection wrote in
+    // between (SQLITE_BUSY_SNAPSHOT).
+    let current = get_managed(db, viewer, id).await?;
     if current.status == MeetingStatus::Cancelled {
         return Err(AppError::conflict(
             "this meeting was cancelled and cannot be changed: schedule a new meeting instead",
@@ -482,6 +484,7 @@ pub async fn update(
     m.accessibility_notes = d.accessibility_notes;
     m.is_exception = m.series_id.is_some();
     m.updated_at = now();
+    let txn = db.begin().await?;
     let mut active = m.clone().into_active_model();
     for col in [
         meeting::Column::Title,
@@ -520,10 +523,8 @@ pub async fn cancel(
 ) -> AppResult<meeting::Model> {
     let p = viewer.principal()?;
     let reason = text(reason, "reason", 500)?;
-    let txn = db.begin().await?;
-    let current = get_managed(&txn, viewer, id).await?;
+    let current = get_managed(db, viewer, id).await?;
     if current.status == MeetingStatus::Cancelled {
-        txn.commit().await?;
         return Ok(current);
     }
     if current.ends_at <= now() {
@@ -531,6 +532,7 @@ pub async fn cancel(
             "this meeting has already taken place and cannot be cancelled",
         ));
     }
+    let txn = db.begin().await?;
     let mut active = current.clone().into_active_model();
     active.set(meeting::Column::Status, MeetingStatus::Cancelled.into());
     active.set(meeting::Column::UpdatedAt, now().into());

@@ -243,9 +243,7 @@ pub async fn adopt(
             ));
         }
     }
-    let txn = db.begin().await?;
-    if let Some(id) = idem::replay(&txn, p.id, "adoptProblem", &key, &hash).await? {
-        txn.commit().await?;
+    if let Some(id) = idem::replay(db, p.id, "adoptProblem", &key, &hash).await? {
         return get(db, id).await;
     }
     // A problem is worked in one open record at a time.
@@ -257,7 +255,7 @@ pub async fn adopt(
         .filter(sara_problem::Column::ProblemId.is_in(ids.iter().copied()))
         .filter(sara_record::Column::Stage.ne(SaraStage::Closed))
         .into_tuple()
-        .all(&txn)
+        .all(db)
         .await?;
     if let Some((pid, title)) = busy.first() {
         let reference = problems
@@ -292,6 +290,9 @@ pub async fn adopt(
         created_at: at,
         updated_at: at,
     };
+    // Reads are done: the transaction starts with a write (on SQLite a transaction that
+    // reads first fails when another connection wrote in between).
+    let txn = db.begin().await?;
     record.clone().into_active_model().insert(&txn).await?;
     sara_problem::Entity::insert_many(ids.iter().map(|pid| {
         sara_problem::Model {

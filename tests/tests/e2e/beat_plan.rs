@@ -589,3 +589,51 @@ async fn similar_reports_in_one_place_show_as_a_chronic_problem() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn concurrent_first_reads_and_writes_generate_one_agenda() {
+    each_backend(Options::default(), |app| async move {
+        let beat = beat_id(&app, "1013").await;
+        let next = next_meeting(&app, &beat).await;
+        let mut tokens = Vec::new();
+        for n in 7..=12 {
+            tokens.push(app.demo_login(&format!("resident{n}@demo.beatline.city")).await);
+        }
+        let officer = app.demo_login("officer.1013@demo.beatline.city").await;
+        // Residents open the agenda and answer while an officer adds items and schedules.
+        let reads = tokens.iter().map(|t| app.gql_as(Some(t), AGENDA, json!({ "id": next["id"] })));
+        let rsvps = tokens.iter().map(|t| {
+            app.gql_as(
+                Some(t),
+                "mutation($id: ID!) { rsvpMeeting(id: $id, response: GOING) { id } }",
+                json!({ "id": next["id"] }),
+            )
+        });
+        let adds = (0..4).map(|n| {
+            app.gql_as(
+                Some(&officer),
+                "mutation($i: AddAgendaItemInput!) { addAgendaItem(input: $i) { id } }",
+                json!({ "i": { "meetingId": next["id"], "section": "STRATEGIES", "title": format!("Item {n}"), "idempotencyKey": format!("concurrent-add-{n}") } }),
+            )
+        });
+        let (reads, rsvps, adds) = futures::join!(
+            futures::future::join_all(reads),
+            futures::future::join_all(rsvps),
+            futures::future::join_all(adds)
+        );
+        for body in reads.iter().chain(&rsvps).chain(&adds) {
+            assert!(body.get("errors").is_none(), "[{:?}] {body}", app.backend);
+        }
+        let agenda = app.data(AGENDA, json!({ "id": next["id"] })).await["meeting"]["agenda"].as_array().unwrap().clone();
+        let welcome = agenda.iter().filter(|i| i["section"] == "WELCOME").count();
+        assert_eq!(welcome, 1, "the agenda was generated twice");
+        let generated: Vec<&Value> = agenda.iter().filter(|i| i["kind"] == "GENERATED").collect();
+        let first_read = reads[0]["data"]["meeting"]["agenda"].as_array().unwrap();
+        assert_eq!(
+            generated.len(),
+            first_read.iter().filter(|i| i["kind"] == "GENERATED").count()
+        );
+        assert_eq!(agenda.iter().filter(|i| i["kind"] == "MANUAL").count(), 4);
+    })
+    .await;
+}

@@ -364,6 +364,43 @@ async fn bad_meetings_are_refused_with_reasons() {
             with(json!({ "recurrence": null })),
         )
         .await;
+        // A meeting that has not taken place has no minutes yet; actions are not due in
+        // the past; a cancelled meeting cannot be changed.
+        let single = app
+            .data_as(
+                Some(&officer),
+                SCHEDULE,
+                with(json!({ "recurrence": null, "title": "One-off", "idempotencyKey": "one-off-meeting" })),
+            )
+            .await["scheduleMeeting"]["id"]
+            .clone();
+        let resident_id = app.data_as(Some(&resident), "{ me { id } }", json!({})).await["me"]["id"].clone();
+        let minutes = app
+            .gql_as(
+                Some(&officer),
+                "mutation($id: ID!) { publishMinutes(meetingId: $id, body: \"x\") { body } }",
+                json!({ "id": single }),
+            )
+            .await;
+        assert_eq!(error_code(&minutes), "BAD_USER_INPUT", "{minutes}");
+        assert!(error_message(&minutes).contains("after it takes place"), "{minutes}");
+        let overdue = app
+            .gql_as(
+                Some(&officer),
+                "mutation($i: CreateActionItemInput!) { createActionItem(input: $i) { id } }",
+                json!({ "i": { "meetingId": single, "title": "Late", "ownerKind": "RESIDENT",
+                    "ownerUserId": resident_id, "dueOn": "2020-01-01", "idempotencyKey": "late-action-1" } }),
+            )
+            .await;
+        assert_eq!(error_code(&overdue), "BAD_USER_INPUT", "{overdue}");
+        assert!(error_message(&overdue).contains("due date is in the past"), "{overdue}");
+        app.data_as(Some(&officer), CANCEL, json!({ "id": single })).await;
+        let changed = app
+            .gql_as(Some(&officer), UPDATE, json!({ "i": { "id": single, "title": "New title" } }))
+            .await;
+        assert_eq!(error_code(&changed), "CONFLICT", "{changed}");
+        assert!(error_message(&changed).contains("schedule a new meeting instead"), "{changed}");
+
         // Nothing was written by the refused attempts: only the captain's meeting exists.
         let made = entity::meeting::Entity::find()
             .filter(entity::meeting::Column::Title.eq("Beat 1011 CAPS meeting"))
@@ -579,6 +616,10 @@ async fn a_page_of_meetings_costs_the_same_whatever_its_size() {
         assert_eq!(
             counts[0], counts[1],
             "statements per page grow with its size: {counts:?}"
+        );
+        eprintln!(
+            "[{:?}] statements for a page of meetings: {}",
+            app.backend, counts[0]
         );
     })
     .await;
