@@ -16,11 +16,18 @@ pub use error::{AppError, AppResult};
 
 /// Everything that can be read.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(api::query::CatalogQuery, api::accounts::AccountQuery);
+pub struct QueryRoot(
+    api::query::CatalogQuery,
+    api::accounts::AccountQuery,
+    api::notifications::NotificationQuery,
+);
 
 /// Everything that can be changed.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(api::accounts::AccountMutation);
+pub struct MutationRoot(
+    api::accounts::AccountMutation,
+    api::notifications::NotificationMutation,
+);
 
 /// The Beatline GraphQL schema.
 pub type BeatlineSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

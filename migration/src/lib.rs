@@ -5,6 +5,7 @@
 pub use sea_orm_migration::prelude::*;
 
 pub mod m20261126_000001_initial;
+pub mod m20261126_100000_push_outbox;
 
 /// Applies Beatline's migrations in order.
 pub struct Migrator;
@@ -12,6 +13,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261126_000001_initial::Migration)]
+        vec![
+            Box::new(m20261126_000001_initial::Migration),
+            Box::new(m20261126_100000_push_outbox::Migration),
+        ]
     }
 }

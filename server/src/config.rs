@@ -19,6 +19,15 @@ pub const KNOWN_ENV: &[&str] = &[
     "BEATLINE_LOG_FORMAT",
     "BEATLINE_DEMO",
     "BEATLINE_JWT_SECRET",
+    "BEATLINE_PUSH",
+    "BEATLINE_FCM_CREDENTIALS",
+    "BEATLINE_FCM_ENDPOINT",
+    "BEATLINE_PUSH_CONCURRENCY",
+    "BEATLINE_PUSH_BATCH_SIZE",
+    "BEATLINE_PUSH_LEASE_SECS",
+    "BEATLINE_PUSH_RETRY_BASE_MS",
+    "BEATLINE_PUSH_RETRY_WINDOW_SECS",
+    "BEATLINE_PUSH_POLL_MS",
 ];
 
 /// Beatline: a backend for community policing. Residents report neighbourhood
@@ -116,6 +125,9 @@ pub struct ServeConfig {
     /// elsewhere a random one is generated at start (sessions then end on restart).
     #[arg(long, env = "BEATLINE_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
+    /// Push notifications: provider and delivery tuning.
+    #[command(flatten)]
+    pub push: crate::push::PushConfig,
 }
 
 /// A secret value that never prints.

@@ -8,6 +8,7 @@ pub mod db;
 pub mod demo;
 pub mod http;
 pub mod metrics;
+pub mod push;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -35,6 +36,7 @@ pub struct RunningServer {
     pub db: DatabaseConnection,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
+    push: Option<push::worker::PushWorker>,
 }
 
 impl RunningServer {
@@ -43,6 +45,9 @@ impl RunningServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        if let Some(push) = self.push.take() {
+            push.shutdown().await;
+        }
         let result = (&mut self.task).await.context("the server task failed")?;
         self.db
             .clone()
@@ -50,6 +55,15 @@ impl RunningServer {
             .await
             .context("cannot close the database pool")?;
         result
+    }
+
+    /// Stops at once, as a crash would: in-flight requests and pushes are dropped
+    /// unrecorded. For tests of durability.
+    pub fn kill(mut self) {
+        if let Some(push) = self.push.take() {
+            push.abort();
+        }
+        self.task.abort();
     }
 
     /// Waits until the server stops by itself (it does not, unless it fails).
@@ -72,6 +86,8 @@ pub async fn start(
         demo::seed_if_empty(&db).await?;
     }
     let api = ApiContext::new(db.clone(), token_keys(serve)?);
+    let push_sender = push::sender(&serve.push).await?;
+    let push_events = api.events.clone();
     let schema = build_schema(
         api.clone(),
         &SchemaOptions {
@@ -95,6 +111,18 @@ pub async fn start(
         .first()
         .and_then(|a| a.as_socket_addr().copied())
         .context("the listener has no address")?;
+    // The worker has a small pool of its own: its polling never takes a connection a
+    // request needs, and does not count in the per-request statement metrics.
+    let push_db = db::connect(
+        &CommonConfig {
+            db_max_connections: common.db_max_connections.clamp(1, 4),
+            ..common.clone()
+        },
+        None,
+    )
+    .await?;
+    let push =
+        push::worker::PushWorker::start(push_db, push_sender, push_events, (&serve.push).into());
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let stop = async move {
@@ -117,6 +145,7 @@ pub async fn start(
         db,
         stop: Some(stop_tx),
         task,
+        push: Some(push),
     })
 }
 

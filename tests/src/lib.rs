@@ -11,6 +11,8 @@
     reason = "test harness: failing loudly is the point"
 )]
 
+pub mod fake_fcm;
+
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -275,6 +277,7 @@ pub async fn spawn(backend: Backend, options: Options) -> (RunningServer, TestDa
         introspection: None,
         demo: options.demo,
         jwt_secret: Some(TEST_JWT_SECRET.parse().expect("secret")),
+        push: beatline_server::push::PushConfig::default(),
     };
     match beatline_server::start(&common, &serve, false).await {
         Ok(server) => (server, database),

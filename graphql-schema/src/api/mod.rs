@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod loaders;
+pub mod notifications;
 pub mod query;
 pub mod types;
 

@@ -9,6 +9,7 @@ pub mod boundaries;
 pub mod catalog;
 pub mod events;
 pub mod geo_index;
+pub mod inbox;
 pub mod inputs;
 pub mod notify;
 pub mod privacy;

@@ -8,3 +8,4 @@ mod catalog;
 mod errors;
 mod http;
 mod problems;
+mod push;
