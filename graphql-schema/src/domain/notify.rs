@@ -161,11 +161,19 @@ pub fn render(kind: NoticeKind, locale: &str, params: &serde_json::Value) -> (St
     let spanish = locale.starts_with("es");
     match (kind, spanish) {
         (NoticeKind::ProblemStatusChanged, false) => (
-            format!("{} is now {}", p("reference"), p("status")),
+            format!(
+                "{} is now {}",
+                p("reference"),
+                status_words(&p("status"), false)
+            ),
             p("title"),
         ),
         (NoticeKind::ProblemStatusChanged, true) => (
-            format!("{} ahora está {}", p("reference"), p("status")),
+            format!(
+                "{} ahora está {}",
+                p("reference"),
+                status_words(&p("status"), true)
+            ),
             p("title"),
         ),
         (NoticeKind::ProblemComment, false) => {
@@ -209,6 +217,28 @@ pub fn render(kind: NoticeKind, locale: &str, params: &serde_json::Value) -> (St
             (format!("Nueva tarea para usted: {}", p("title")), p("due"))
         }
     }
+}
+
+/// A problem status (`IN_PROGRESS`) in words of the language; unknown values as given.
+fn status_words(status: &str, spanish: bool) -> String {
+    let words = match (status, spanish) {
+        ("NEW", false) => "new",
+        ("ACKNOWLEDGED", false) => "acknowledged",
+        ("IN_PROGRESS", false) => "in progress",
+        ("RESOLVED", false) => "resolved",
+        ("CLOSED", false) => "closed",
+        ("DUPLICATE", false) => "a duplicate",
+        ("NOT_ACTIONABLE", false) => "not actionable",
+        ("NEW", true) => "nuevo",
+        ("ACKNOWLEDGED", true) => "recibido",
+        ("IN_PROGRESS", true) => "en curso",
+        ("RESOLVED", true) => "resuelto",
+        ("CLOSED", true) => "cerrado",
+        ("DUPLICATE", true) => "duplicado",
+        ("NOT_ACTIONABLE", true) => "fuera de nuestro alcance",
+        (other, _) => other,
+    };
+    words.to_owned()
 }
 
 /// The collapse key of a notice: one per problem (else per meeting), so that a burst of
@@ -543,7 +573,11 @@ pub async fn claim_fanout(
 /// deliveries of up to [`FANOUT_CHUNK`] recipients after the fan-out's cursor and moves
 /// the cursor past them. The cursor is compared and set in the same transaction, so an
 /// interrupted or concurrent expansion never writes a recipient's notification twice.
-pub async fn expand_fanout(db: &DatabaseConnection, id: Uuid) -> AppResult<ExpandStep> {
+pub async fn expand_fanout(
+    db: &DatabaseConnection,
+    id: Uuid,
+    lease: chrono::TimeDelta,
+) -> AppResult<ExpandStep> {
     let txn = db.begin().await?;
     let Some(fanout) = notification_fanout::Entity::find_by_id(id)
         .one(&txn)
@@ -566,17 +600,31 @@ pub async fn expand_fanout(db: &DatabaseConnection, id: Uuid) -> AppResult<Expan
         Audience::load(&fanout.audience, fanout.audience_id),
     ) else {
         tracing::error!(fanout = %id, kind = fanout.kind, audience = fanout.audience, "fan-out of an unknown kind or audience: dropped");
-        finish(&txn, &fanout, None, 0, true, at).await?;
+        finish(&txn, &fanout, None, 0, true, at + lease).await?;
         txn.commit().await?;
         return Ok(ExpandStep {
             notifications: Vec::new(),
             done: true,
         });
     };
-    let explicit: Vec<Uuid> = serde_json::from_value(fanout.recipients.clone()).unwrap_or_default();
+    // The explicit recipients after the cursor, a chunk's worth: the chunk is the
+    // FANOUT_CHUNK smallest ids of (this slice ∪ the audience), so every explicit id
+    // left out of the slice is above the new cursor and comes in a later chunk.
+    let mut explicit: Vec<Uuid> =
+        serde_json::from_value(fanout.recipients.clone()).unwrap_or_default();
+    explicit.sort_unstable();
+    let chunk = usize::try_from(FANOUT_CHUNK).unwrap_or(1_000);
+    let mut slice: Vec<Uuid> = explicit
+        .into_iter()
+        .filter(|id| fanout.cursor.is_none_or(|c| *id > c))
+        .take(chunk + 1)
+        .collect();
+    let more_explicit = slice.len() > chunk;
+    slice.truncate(chunk);
+    let slice_end = slice.last().copied();
     let mut audience_condition = Condition::any();
-    if !explicit.is_empty() {
-        audience_condition = audience_condition.add(user::Column::Id.is_in(explicit));
+    if !slice.is_empty() {
+        audience_condition = audience_condition.add(user::Column::Id.is_in(slice));
     }
     match audience {
         Audience::Recipients => {}
@@ -623,6 +671,8 @@ pub async fn expand_fanout(db: &DatabaseConnection, id: Uuid) -> AppResult<Expan
             );
         }
     }
+    // An empty `any` would match everyone: nobody left is nobody.
+    let nobody_left = audience_condition.is_empty();
     let mut query = user::Entity::find()
         .filter(user::Column::DeletedAt.is_null())
         .filter(audience_condition);
@@ -632,12 +682,19 @@ pub async fn expand_fanout(db: &DatabaseConnection, id: Uuid) -> AppResult<Expan
     if let Some(actor) = fanout.actor_id {
         query = query.filter(user::Column::Id.ne(actor));
     }
-    let users = query
-        .order_by_asc(user::Column::Id)
-        .limit(FANOUT_CHUNK)
-        .all(&txn)
-        .await?;
-    let done = (users.len() as u64) < FANOUT_CHUNK;
+    let users = if nobody_left {
+        Vec::new()
+    } else {
+        query
+            .order_by_asc(user::Column::Id)
+            .limit(FANOUT_CHUNK)
+            .all(&txn)
+            .await?
+    };
+    // A short chunk holds every candidate after the cursor but the explicit ids
+    // beyond the slice; the cursor may then move to the end of the slice.
+    let short = (users.len() as u64) < FANOUT_CHUNK;
+    let done = short && !more_explicit;
     let content = Content {
         kind,
         problem_id: fanout.problem_id,
@@ -645,9 +702,12 @@ pub async fn expand_fanout(db: &DatabaseConnection, id: Uuid) -> AppResult<Expan
         params: fanout.params.clone(),
     };
     let notifications = write_for_users(&txn, &content, &users, at).await?;
-    let cursor = users.last().map(|u| u.id).or(fanout.cursor);
+    let mut cursor = users.last().map(|u| u.id).or(fanout.cursor);
+    if short {
+        cursor = std::cmp::Ord::max(cursor, slice_end);
+    }
     let written = i32::try_from(notifications.len()).unwrap_or(i32::MAX);
-    if !finish(&txn, &fanout, cursor, written, done, at).await? {
+    if !finish(&txn, &fanout, cursor, written, done, at + lease).await? {
         // Another worker moved the cursor first: drop this chunk, it wrote it.
         txn.rollback().await?;
         return Ok(ExpandStep::default());
@@ -659,19 +719,22 @@ pub async fn expand_fanout(db: &DatabaseConnection, id: Uuid) -> AppResult<Expan
     })
 }
 
-/// Moves a fan-out's cursor if nobody else did; whether it did.
+/// Moves a fan-out's cursor if nobody else did, and renews the caller's lease until
+/// `lease_until`; whether it did.
 async fn finish(
     db: &impl ConnectionTrait,
     fanout: &notification_fanout::Model,
     cursor: Option<Uuid>,
     written: i32,
     done: bool,
-    at: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
 ) -> AppResult<bool> {
+    let at = now();
     let mut update = notification_fanout::ActiveModel {
         id: Set(fanout.id),
         cursor: Set(cursor),
         expanded: Set(fanout.expanded.saturating_add(written)),
+        next_attempt_at: Set(lease_until),
         updated_at: Set(at),
         ..Default::default()
     };

@@ -209,7 +209,7 @@ impl Shared {
             let claimed = notify::claim_fanout(&self.db, lease).await;
             match claimed {
                 Ok(Some(id)) => loop {
-                    match notify::expand_fanout(&self.db, id).await {
+                    match notify::expand_fanout(&self.db, id, lease).await {
                         Ok(step) => {
                             for n in &step.notifications {
                                 self.events.publish(DomainEvent::NotificationCreated {

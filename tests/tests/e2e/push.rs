@@ -239,7 +239,10 @@ async fn inbox_pages_counts_and_marks_read() {
         let node = &edges[0]["node"];
         assert_eq!(node["kind"], "PROBLEM_STATUS_CHANGED");
         assert!(
-            node["title"].as_str().unwrap().contains("ahora está"),
+            node["title"]
+                .as_str()
+                .unwrap()
+                .ends_with("ahora está resuelto"),
             "Spanish for ana: {node}"
         );
         assert_eq!(node["problemId"], problem.id.to_string());
@@ -522,11 +525,11 @@ async fn a_status_change_reaches_every_follower_device_once() {
         let key = format!("problem-{}", problem.id.simple());
         let ana_android = &env.fake.received_for("ana-android")[0].message;
         assert_eq!(ana_android["android"]["collapse_key"], key.as_str());
-        assert!(ana_android["notification"]["title"].as_str().unwrap().contains("ahora está"), "{ana_android}");
+        assert!(ana_android["notification"]["title"].as_str().unwrap().ends_with("ahora está resuelto"), "{ana_android}");
         assert_eq!(env.fake.received_for("ana-ios")[0].message["apns"]["headers"]["apns-collapse-id"], key.as_str());
         let ben_web = &env.fake.received_for("ben-web")[0].message;
         assert_eq!(ben_web["webpush"]["headers"]["Topic"].as_str().unwrap().len(), 32);
-        assert!(ben_web["notification"]["title"].as_str().unwrap().contains("is now RESOLVED"), "{ben_web}");
+        assert!(ben_web["notification"]["title"].as_str().unwrap().contains("is now resolved"), "{ben_web}");
         assert_eq!(env.fake.state.token_requests.load(std::sync::atomic::Ordering::SeqCst), 1, "the access token is reused");
 
         // Inbox rows exist for the muted and the quiet user too.
@@ -751,57 +754,16 @@ async fn a_crash_mid_fan_out_loses_nothing() {
             .unwrap();
         // Residents who follow a beat, each with a phone (set-up straight in the
         // database: following beats is another branch's API).
+        let people = residents_with_phones(&env.app, N, "fan").await;
         let at = graphql_schema::domain::now();
-        let mut users = Vec::new();
-        let mut devices = Vec::new();
-        let mut follows = Vec::new();
-        for i in 0..N {
-            let id = Uuid::now_v7();
-            users.push(entity::user::Model {
-                id,
-                role: entity::enums::UserRole::Resident,
-                display_name: format!("R{i}"),
-                email: Some(format!("r{i}@example.org")),
-                phone: None,
-                password_hash: None,
-                locale: "en".into(),
-                time_zone: "UTC".into(),
-                home_neighborhood_id: None,
-                created_at: at,
-                updated_at: at,
-                deleted_at: None,
-            });
-            devices.push(device::Model {
-                id: Uuid::now_v7(),
-                user_id: id,
-                token: format!("fan-{i}"),
-                platform: entity::enums::DevicePlatform::Android,
-                locale: "en".into(),
-                app_version: None,
-                disabled_at: None,
-                disabled_reason: None,
-                last_seen_at: at,
-                created_at: at,
-                updated_at: at,
-            });
-            follows.push(beat_follower::Model {
+        let follows: Vec<_> = people
+            .iter()
+            .map(|(id, _)| beat_follower::Model {
                 beat_id: beat.id,
-                user_id: id,
+                user_id: *id,
                 created_at: at,
-            });
-        }
-        for chunk in users.chunks(100) {
-            entity::user::Entity::insert_many(chunk.iter().cloned().map(|m| m.into_active_model()))
-                .exec_without_returning(&env.app.db)
-                .await
-                .unwrap();
-        }
-        for chunk in devices.chunks(100) {
-            device::Entity::insert_many(chunk.iter().cloned().map(|m| m.into_active_model()))
-                .exec_without_returning(&env.app.db)
-                .await
-                .unwrap();
-        }
+            })
+            .collect();
         for chunk in follows.chunks(100) {
             beat_follower::Entity::insert_many(
                 chunk.iter().cloned().map(|m| m.into_active_model()),
@@ -953,6 +915,115 @@ async fn meeting_reminders_go_out_once_a_day_ahead() {
             .unwrap()
             .unwrap();
         assert!(stored.reminder_sent_at.is_some());
+        env
+    })
+    .await;
+}
+
+/// Inserts `n` residents with one Android phone each (set-up straight in the database);
+/// returns their ids and phone tokens.
+async fn residents_with_phones(app: &TestApp, n: usize, prefix: &str) -> Vec<(Uuid, String)> {
+    let at = graphql_schema::domain::now();
+    let mut out = Vec::with_capacity(n);
+    let mut users = Vec::with_capacity(n);
+    let mut phones = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = Uuid::now_v7();
+        let token = format!("{prefix}-{i}");
+        users.push(entity::user::Model {
+            id,
+            role: entity::enums::UserRole::Resident,
+            display_name: format!("{prefix} {i}"),
+            email: Some(format!("{prefix}-{i}@example.org")),
+            phone: None,
+            password_hash: None,
+            locale: "en".into(),
+            time_zone: "UTC".into(),
+            home_neighborhood_id: None,
+            created_at: at,
+            updated_at: at,
+            deleted_at: None,
+        });
+        phones.push(device::Model {
+            id: Uuid::now_v7(),
+            user_id: id,
+            token: token.clone(),
+            platform: entity::enums::DevicePlatform::Android,
+            locale: "en".into(),
+            app_version: None,
+            disabled_at: None,
+            disabled_reason: None,
+            last_seen_at: at,
+            created_at: at,
+            updated_at: at,
+        });
+        out.push((id, token));
+    }
+    for chunk in users.chunks(500) {
+        entity::user::Entity::insert_many(chunk.iter().cloned().map(|m| m.into_active_model()))
+            .exec_without_returning(&app.db)
+            .await
+            .unwrap();
+    }
+    for chunk in phones.chunks(500) {
+        device::Entity::insert_many(chunk.iter().cloned().map(|m| m.into_active_model()))
+            .exec_without_returning(&app.db)
+            .await
+            .unwrap();
+    }
+    out
+}
+
+#[tokio::test]
+async fn long_recipient_lists_are_fanned_out_by_the_worker_in_chunks() {
+    let tuning = Tuning {
+        concurrency: 64,
+        batch: 500,
+        ..Tuning::default()
+    };
+    with_fcm(tuning, |env| async move {
+        const N: usize = 1_200; // more than one chunk of 1,000
+        let app = &env.app;
+        let people = residents_with_phones(app, N, "many").await;
+        let actor = people[7].0;
+        let problem = any_problem(app).await;
+        let txn = app.db.begin().await.unwrap();
+        let written = notify::enqueue(
+            &txn,
+            Notice {
+                kind: NoticeKind::ProblemComment,
+                recipients: people.iter().map(|p| p.0).collect(),
+                actor: Some(actor),
+                problem_id: Some(problem.id),
+                meeting_id: None,
+                params: json!({ "reference": problem.reference, "body": "We cleaned it up today." }),
+            },
+        )
+        .await
+        .unwrap();
+        txn.commit().await.unwrap();
+        assert!(written.is_empty(), "over the inline limit, the worker writes them");
+
+        eventually(Duration::from_secs(60), "every comment pushed", || async {
+            let all = deliveries_of(app, NoticeKind::ProblemComment).await;
+            all.len() == N - 1 && all.iter().all(|d| d.status == DeliveryStatus::Sent)
+        })
+        .await;
+        let mut per_device = std::collections::HashMap::<String, usize>::new();
+        for r in env.fake.received() {
+            if r.message["data"]["kind"] == "PROBLEM_COMMENT" {
+                *per_device.entry(r.token).or_default() += 1;
+            }
+        }
+        assert_eq!(per_device.len(), N - 1, "everyone but the actor");
+        assert!(per_device.values().all(|c| *c == 1), "exactly once each");
+        assert!(!per_device.contains_key(&people[7].1), "never the actor");
+        let inbox = notification::Entity::find()
+            .filter(notification::Column::Kind.eq("PROBLEM_COMMENT"))
+            .all(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(inbox.len(), N - 1, "one inbox notification each");
         env
     })
     .await;
