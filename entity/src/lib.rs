@@ -39,6 +39,8 @@ pub mod neighborhood;
 pub mod neighborhood_beat;
 /// Table `notifications`: A notification in a user's inbox.
 pub mod notification;
+/// Table `notification_fanouts`: A notice for many people, expanded by the push worker.
+pub mod notification_fanout;
 /// Table `notification_preferences`: A user's notification preferences.
 pub mod notification_preference;
 /// Table `officer_beats`: Assignment of an officer to a beat.

@@ -24,6 +24,7 @@ pub struct QueryRoot(
     api::agenda::AgendaQuery,
     api::sara::SaraQuery,
     api::analytics::AnalyticsQuery,
+    api::notifications::NotificationQuery,
 );
 
 /// Everything that can be changed.
@@ -35,6 +36,7 @@ pub struct MutationRoot(
     api::problem_mutations::ProblemMutation,
     api::agenda::AgendaMutation,
     api::sara::SaraMutation,
+    api::notifications::NotificationMutation,
 );
 
 /// Everything that can be watched live (over WebSocket, at `/graphql/ws`).

@@ -8,6 +8,7 @@ pub mod m20261126_000001_initial;
 pub mod m20261126_000010_problem_list_indexes;
 pub mod m20261126_000010_problem_work;
 pub mod m20261126_000040_live_analytics_indexes;
+pub mod m20261126_100000_push_outbox;
 pub mod m20261126_100001_meeting_indexes;
 
 /// Applies Beatline's migrations in order.
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000010_problem_list_indexes::Migration),
             Box::new(m20261126_000010_problem_work::Migration),
             Box::new(m20261126_000040_live_analytics_indexes::Migration),
+            Box::new(m20261126_100000_push_outbox::Migration),
             Box::new(m20261126_100001_meeting_indexes::Migration),
         ]
     }

@@ -47,6 +47,7 @@ const EXPECTED_TABLES: &[&str] = &[
     "notifications",
     "push_deliveries",
     "notification_preferences",
+    "notification_fanouts",
     "refresh_tokens",
     "idempotency_keys",
     "audit_log",
@@ -121,6 +122,9 @@ const EXPECTED_FKS: &[(&str, &str, &str)] = &[
     ("push_deliveries", "device_id", "devices"),
     ("notification_preferences", "user_id", "users"),
     ("refresh_tokens", "user_id", "users"),
+    ("notification_fanouts", "actor_id", "users"),
+    ("notification_fanouts", "problem_id", "problems"),
+    ("notification_fanouts", "meeting_id", "meetings"),
     ("audit_log", "actor_id", "users"),
 ];
 

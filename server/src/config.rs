@@ -20,6 +20,15 @@ pub const KNOWN_ENV: &[&str] = &[
     "BEATLINE_DEMO",
     "BEATLINE_JWT_SECRET",
     "BEATLINE_PHOTO_DIR",
+    "BEATLINE_PUSH",
+    "BEATLINE_FCM_CREDENTIALS",
+    "BEATLINE_FCM_ENDPOINT",
+    "BEATLINE_PUSH_CONCURRENCY",
+    "BEATLINE_PUSH_BATCH_SIZE",
+    "BEATLINE_PUSH_LEASE_SECS",
+    "BEATLINE_PUSH_RETRY_BASE_MS",
+    "BEATLINE_PUSH_RETRY_WINDOW_SECS",
+    "BEATLINE_PUSH_POLL_MS",
 ];
 
 /// Beatline: a backend for community policing. Residents report neighbourhood
@@ -128,6 +137,9 @@ pub struct ServeConfig {
     /// possible when embedding the server), photos are kept in memory.
     #[arg(long, env = "BEATLINE_PHOTO_DIR", default_value = "photos")]
     pub photo_dir: Option<std::path::PathBuf>,
+    /// Push notifications: provider and delivery tuning.
+    #[command(flatten)]
+    pub push: crate::push::PushConfig,
 }
 
 /// A secret value that never prints.

@@ -10,6 +10,7 @@ pub mod export;
 pub mod http;
 pub mod live;
 pub mod metrics;
+pub mod push;
 pub mod seed_problems;
 
 use std::net::SocketAddr;
@@ -40,6 +41,7 @@ pub struct RunningServer {
     pub events: std::sync::Arc<dyn graphql_schema::domain::events::EventBus>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
+    push: Option<push::worker::PushWorker>,
 }
 
 impl RunningServer {
@@ -48,6 +50,9 @@ impl RunningServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        if let Some(push) = self.push.take() {
+            push.shutdown().await;
+        }
         let result = (&mut self.task).await.context("the server task failed")?;
         self.db
             .clone()
@@ -55,6 +60,15 @@ impl RunningServer {
             .await
             .context("cannot close the database pool")?;
         result
+    }
+
+    /// Stops at once, as a crash would: in-flight requests and pushes are dropped
+    /// unrecorded. For tests of durability.
+    pub fn kill(mut self) {
+        if let Some(push) = self.push.take() {
+            push.abort();
+        }
+        self.task.abort();
     }
 
     /// Waits until the server stops by itself (it does not, unless it fails).
@@ -89,6 +103,8 @@ pub async fn start(
             .map_err(|e| anyhow::anyhow!(e))?;
         api.photos = std::sync::Arc::new(store);
     }
+    let push_sender = push::sender(&serve.push).await?;
+    let push_events = api.events.clone();
     let schema = build_schema(
         api.clone(),
         &SchemaOptions {
@@ -113,6 +129,18 @@ pub async fn start(
         .first()
         .and_then(|a| a.as_socket_addr().copied())
         .context("the listener has no address")?;
+    // The worker has a small pool of its own: its polling never takes a connection a
+    // request needs, and does not count in the per-request statement metrics.
+    let push_db = db::connect(
+        &CommonConfig {
+            db_max_connections: common.db_max_connections.clamp(1, 4),
+            ..common.clone()
+        },
+        None,
+    )
+    .await?;
+    let push =
+        push::worker::PushWorker::start(push_db, push_sender, push_events, (&serve.push).into());
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let stop = async move {
@@ -136,6 +164,7 @@ pub async fn start(
         events,
         stop: Some(stop_tx),
         task,
+        push: Some(push),
     })
 }
 

@@ -11,6 +11,7 @@
     reason = "test harness: failing loudly is the point"
 )]
 
+pub mod fake_fcm;
 pub mod live;
 
 use std::future::Future;
@@ -277,6 +278,7 @@ pub async fn spawn_replica(app: &TestApp) -> RunningServer {
         demo: false,
         jwt_secret: Some(TEST_JWT_SECRET.parse().expect("secret")),
         photo_dir: None,
+        push: beatline_server::push::PushConfig::default(),
     };
     beatline_server::start(&common, &serve, false)
         .await
@@ -317,6 +319,7 @@ async fn spawn_on(
             "beatline-test-photos-{}",
             uuid::Uuid::now_v7().simple()
         ))),
+        push: beatline_server::push::PushConfig::default(),
     };
     match beatline_server::start(&common, &serve, false).await {
         Ok(server) => (server, database),

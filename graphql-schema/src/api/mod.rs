@@ -8,6 +8,7 @@ pub mod live;
 pub mod loaders;
 pub mod meeting_loaders;
 pub mod meetings;
+pub mod notifications;
 pub mod problem_loaders;
 pub mod problem_mutations;
 pub mod problem_types;

@@ -15,6 +15,7 @@ pub mod events;
 pub mod export;
 pub mod geo_index;
 pub mod idempotency;
+pub mod inbox;
 pub mod inputs;
 pub mod lifecycle;
 pub mod live;

@@ -1,18 +1,50 @@
-//! The notification outbox. A change that should notify people calls [`enqueue`] inside
-//! its own transaction: the in-app notifications (inbox) and one push delivery per
-//! active device are written atomically with the change (a transactional outbox), and
-//! the push worker delivers them later. A crash can therefore never lose one.
+//! The notification outbox. A change that should notify people calls [`enqueue`] (a
+//! list of recipients) or [`enqueue_audience`] (everyone who follows a beat or answered
+//! a meeting) inside its own transaction, so that nothing is lost if the process dies
+//! right after the change commits (a transactional outbox):
+//!
+//! - up to [`INLINE_LIMIT`] recipients, the in-app notifications (inbox) and one pending
+//!   push delivery per active device are written right there;
+//! - beyond that, and for audiences, one `notification_fanouts` row is written, and the
+//!   push worker expands it ([`expand_fanout`]) a chunk of recipients per transaction,
+//!   so that a request announcing a meeting to a whole beat stays fast.
+//!
+//! Per recipient, the notification always lands in the inbox; a push is only queued
+//! when the user has not turned that kind off, and is held until the end of the user's
+//! quiet hours (in their time zone). Texts are in the user's language.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
+use chrono::{DateTime, NaiveTime, TimeZone as _, Utc};
 use entity::enums::DeliveryStatus;
-use entity::{device, notification, push_delivery, user};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel as _, QueryFilter};
+use entity::{
+    beat_follower, device, meeting, meeting_rsvp, notification, notification_fanout,
+    notification_preference, push_delivery, user,
+};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
+use sea_orm::{
+    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, EntityTrait, IntoActiveModel as _, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait as _,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::now;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
+
+/// Most recipients whose notifications [`enqueue`] writes in the caller's transaction;
+/// a longer list is handed to the push worker as a fan-out.
+pub const INLINE_LIMIT: usize = 200;
+
+/// Recipients expanded per transaction by [`expand_fanout`].
+pub const FANOUT_CHUNK: u64 = 1_000;
+
+/// Longest title of a push message, in characters (the inbox keeps the whole text).
+pub const PUSH_TITLE_CHARS: usize = 120;
+
+/// Longest body of a push message, in characters (the inbox keeps the whole text).
+pub const PUSH_BODY_CHARS: usize = 600;
 
 /// The kinds of notification; users can turn each off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -37,6 +69,18 @@ pub enum NoticeKind {
 }
 
 impl NoticeKind {
+    /// Every kind.
+    pub const ALL: [Self; 8] = [
+        Self::ProblemStatusChanged,
+        Self::ProblemComment,
+        Self::ProblemAssigned,
+        Self::MeetingScheduled,
+        Self::MeetingChanged,
+        Self::MeetingCancelled,
+        Self::MeetingReminder,
+        Self::ActionItemAssigned,
+    ];
+
     /// The stored name of the kind.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -49,6 +93,11 @@ impl NoticeKind {
             Self::MeetingReminder => "MEETING_REMINDER",
             Self::ActionItemAssigned => "ACTION_ITEM_ASSIGNED",
         }
+    }
+
+    /// The kind of a stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
     }
 }
 
@@ -69,8 +118,39 @@ pub struct Notice {
     pub params: serde_json::Value,
 }
 
+/// A group of people a notice goes to, resolved by the push worker when it expands the
+/// notice (on top of the notice's own `recipients`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Only the notice's `recipients`.
+    Recipients,
+    /// Everyone following a beat.
+    BeatFollowers(Uuid),
+    /// Everyone following the meeting's beat, and everyone who answered GOING or MAYBE.
+    MeetingAudience(Uuid),
+}
+
+impl Audience {
+    fn stored(self) -> (&'static str, Option<Uuid>) {
+        match self {
+            Self::Recipients => ("USERS", None),
+            Self::BeatFollowers(b) => ("BEAT_FOLLOWERS", Some(b)),
+            Self::MeetingAudience(m) => ("MEETING_AUDIENCE", Some(m)),
+        }
+    }
+
+    fn load(name: &str, id: Option<Uuid>) -> Option<Self> {
+        match (name, id) {
+            ("USERS", _) => Some(Self::Recipients),
+            ("BEAT_FOLLOWERS", Some(b)) => Some(Self::BeatFollowers(b)),
+            ("MEETING_AUDIENCE", Some(m)) => Some(Self::MeetingAudience(m)),
+            _ => None,
+        }
+    }
+}
+
 /// Texts of a notice in a language.
-fn render(kind: NoticeKind, locale: &str, params: &serde_json::Value) -> (String, String) {
+pub fn render(kind: NoticeKind, locale: &str, params: &serde_json::Value) -> (String, String) {
     let p = |k: &str| {
         params
             .get(k)
@@ -81,11 +161,19 @@ fn render(kind: NoticeKind, locale: &str, params: &serde_json::Value) -> (String
     let spanish = locale.starts_with("es");
     match (kind, spanish) {
         (NoticeKind::ProblemStatusChanged, false) => (
-            format!("{} is now {}", p("reference"), p("status")),
+            format!(
+                "{} is now {}",
+                p("reference"),
+                status_words(&p("status"), false)
+            ),
             p("title"),
         ),
         (NoticeKind::ProblemStatusChanged, true) => (
-            format!("{} ahora está {}", p("reference"), p("status")),
+            format!(
+                "{} ahora está {}",
+                p("reference"),
+                status_words(&p("status"), true)
+            ),
             p("title"),
         ),
         (NoticeKind::ProblemComment, false) => {
@@ -131,9 +219,157 @@ fn render(kind: NoticeKind, locale: &str, params: &serde_json::Value) -> (String
     }
 }
 
+/// A problem status (`IN_PROGRESS`) in words of the language; unknown values as given.
+fn status_words(status: &str, spanish: bool) -> String {
+    let words = match (status, spanish) {
+        ("NEW", false) => "new",
+        ("ACKNOWLEDGED", false) => "acknowledged",
+        ("IN_PROGRESS", false) => "in progress",
+        ("RESOLVED", false) => "resolved",
+        ("CLOSED", false) => "closed",
+        ("DUPLICATE", false) => "a duplicate",
+        ("NOT_ACTIONABLE", false) => "not actionable",
+        ("NEW", true) => "nuevo",
+        ("ACKNOWLEDGED", true) => "recibido",
+        ("IN_PROGRESS", true) => "en curso",
+        ("RESOLVED", true) => "resuelto",
+        ("CLOSED", true) => "cerrado",
+        ("DUPLICATE", true) => "duplicado",
+        ("NOT_ACTIONABLE", true) => "fuera de nuestro alcance",
+        (other, _) => other,
+    };
+    words.to_owned()
+}
+
+/// The collapse key of a notice: one per problem (else per meeting), so that a burst of
+/// updates shows once on the phone.
+pub fn collapse_key(problem_id: Option<Uuid>, meeting_id: Option<Uuid>) -> Option<String> {
+    problem_id
+        .map(|p| format!("problem-{}", p.simple()))
+        .or_else(|| meeting_id.map(|m| format!("meeting-{}", m.simple())))
+}
+
+/// Cuts a text to at most `max` characters, ending with an ellipsis when cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Quiet hours: a daily span of local time during which pushes are held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuietHours {
+    /// When quiet begins (local time).
+    pub start: NaiveTime,
+    /// When quiet ends (local time); before `start` when the span crosses midnight.
+    pub end: NaiveTime,
+}
+
+impl QuietHours {
+    /// Parses `"HH:MM"` times; both or neither must be given, and they must differ.
+    pub fn parse(start: Option<&str>, end: Option<&str>) -> AppResult<Option<Self>> {
+        let time = |which: &str, t: &str| {
+            NaiveTime::parse_from_str(t.trim(), "%H:%M").map_err(|_| {
+                AppError::bad_input(format!(
+                    "quiet hours {which} {t:?} is not a time: use 24-hour \"HH:MM\", e.g. \"22:00\""
+                ))
+            })
+        };
+        match (start, end) {
+            (None, None) => Ok(None),
+            (Some(s), Some(e)) => {
+                let (start, end) = (time("start", s)?, time("end", e)?);
+                if start == end {
+                    return Err(AppError::bad_input(
+                        "quiet hours start and end are the same time: give a span, e.g. 22:00 to 07:00, or clear both",
+                    ));
+                }
+                Ok(Some(Self { start, end }))
+            }
+            _ => Err(AppError::bad_input(
+                "quiet hours need both a start and an end (\"HH:MM\"), or neither to turn them off",
+            )),
+        }
+    }
+
+    /// When a push due `at` may go out for a user in `time_zone`: `None` when not in
+    /// quiet hours, else the end of the quiet span (in UTC).
+    pub fn held_until(&self, at: DateTime<Utc>, time_zone: &str) -> Option<DateTime<Utc>> {
+        let tz: chrono_tz::Tz = time_zone.parse().unwrap_or(chrono_tz::UTC);
+        let local = at.with_timezone(&tz);
+        let t = local.time();
+        let date = local.date_naive();
+        let end_date = if self.start < self.end {
+            if t < self.start || t >= self.end {
+                return None;
+            }
+            date
+        } else if t >= self.start {
+            date.succ_opt()?
+        } else if t < self.end {
+            date
+        } else {
+            return None;
+        };
+        let end = end_date.and_time(self.end);
+        // On a daylight-saving gap the end time may not exist: an hour later does.
+        let resolved = tz.from_local_datetime(&end).earliest().or_else(|| {
+            tz.from_local_datetime(&(end + chrono::TimeDelta::hours(1)))
+                .earliest()
+        })?;
+        Some(resolved.with_timezone(&Utc))
+    }
+}
+
+/// What a user asked for: kinds turned off and quiet hours.
+#[derive(Debug, Clone, Default)]
+pub struct Preferences {
+    /// Kinds that get no push (they still reach the inbox).
+    pub disabled: BTreeSet<String>,
+    /// Quiet hours, if any.
+    pub quiet: Option<QuietHours>,
+}
+
+impl Preferences {
+    /// The preferences stored in a row (unknown or malformed values are ignored).
+    pub fn from_row(row: &notification_preference::Model) -> Self {
+        let disabled = row
+            .disabled_kinds
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let quiet = QuietHours::parse(
+            row.quiet_hours_start.as_deref(),
+            row.quiet_hours_end.as_deref(),
+        )
+        .ok()
+        .flatten();
+        Self { disabled, quiet }
+    }
+}
+
+/// What a notice says, independent of its recipients.
+#[derive(Debug, Clone)]
+struct Content {
+    kind: NoticeKind,
+    problem_id: Option<Uuid>,
+    meeting_id: Option<Uuid>,
+    params: serde_json::Value,
+}
+
 /// Writes the inbox notifications and pending push deliveries of a notice, in the
 /// caller's transaction. Returns the notifications written (publish
 /// `DomainEvent::NotificationCreated` for each after the commit).
+///
+/// A notice for more than [`INLINE_LIMIT`] people is written as a fan-out for the push
+/// worker instead (which then publishes the events); the result is then empty.
 pub async fn enqueue(
     db: &impl ConnectionTrait,
     notice: Notice,
@@ -147,64 +383,512 @@ pub async fn enqueue(
     if recipients.is_empty() {
         return Ok(Vec::new());
     }
+    if recipients.len() > INLINE_LIMIT {
+        enqueue_audience(db, notice, Audience::Recipients).await?;
+        return Ok(Vec::new());
+    }
     let users = user::Entity::find()
         .filter(user::Column::Id.is_in(recipients.iter().copied()))
         .filter(user::Column::DeletedAt.is_null())
         .all(db)
         .await?;
+    let content = Content {
+        kind: notice.kind,
+        problem_id: notice.problem_id,
+        meeting_id: notice.meeting_id,
+        params: notice.params,
+    };
+    write_for_users(db, &content, &users, now()).await
+}
+
+/// Writes a notice for `audience` (and the notice's own recipients) as one fan-out row,
+/// in the caller's transaction; the push worker expands it into notifications. Returns
+/// the fan-out's id.
+pub async fn enqueue_audience(
+    db: &impl ConnectionTrait,
+    notice: Notice,
+    audience: Audience,
+) -> AppResult<Uuid> {
+    let at = now();
+    let (name, audience_id) = audience.stored();
+    let recipients: BTreeSet<Uuid> = notice.recipients.iter().copied().collect();
+    let row = notification_fanout::Model {
+        id: Uuid::now_v7(),
+        kind: notice.kind.as_str().to_owned(),
+        params: notice.params,
+        actor_id: notice.actor,
+        problem_id: notice.problem_id,
+        meeting_id: notice.meeting_id,
+        audience: name.to_owned(),
+        audience_id,
+        recipients: serde_json::json!(recipients),
+        cursor: None,
+        expanded: 0,
+        next_attempt_at: at,
+        done_at: None,
+        created_at: at,
+        updated_at: at,
+    };
+    let id = row.id;
+    notification_fanout::Entity::insert(row.into_active_model())
+        .exec_without_returning(db)
+        .await?;
+    Ok(id)
+}
+
+/// Writes the notifications of `content` for `users`, with a pending delivery per
+/// active device unless the user turned the kind off; deliveries due in quiet hours are
+/// held until they end.
+async fn write_for_users(
+    db: &impl ConnectionTrait,
+    content: &Content,
+    users: &[user::Model],
+    at: DateTime<Utc>,
+) -> AppResult<Vec<notification::Model>> {
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
     let devices = device::Entity::find()
-        .filter(device::Column::UserId.is_in(recipients.iter().copied()))
+        .filter(device::Column::UserId.is_in(ids.iter().copied()))
         .filter(device::Column::DisabledAt.is_null())
         .all(db)
         .await?;
-    let at = now();
-    let collapse_key = notice
-        .problem_id
-        .map(|p| format!("problem-{p}"))
-        .or_else(|| notice.meeting_id.map(|m| format!("meeting-{m}")));
+    let mut by_user: HashMap<Uuid, Vec<&device::Model>> = HashMap::new();
+    for d in &devices {
+        by_user.entry(d.user_id).or_default().push(d);
+    }
+    let preferences: HashMap<Uuid, Preferences> = if by_user.is_empty() {
+        HashMap::new()
+    } else {
+        notification_preference::Entity::find()
+            .filter(notification_preference::Column::UserId.is_in(by_user.keys().copied()))
+            .all(db)
+            .await?
+            .iter()
+            .map(|row| (row.user_id, Preferences::from_row(row)))
+            .collect()
+    };
+    let collapse = collapse_key(content.problem_id, content.meeting_id);
+    let kind = content.kind.as_str();
     let mut notifications = Vec::with_capacity(users.len());
     let mut deliveries = Vec::new();
-    for u in &users {
-        let (title, body) = render(notice.kind, &u.locale, &notice.params);
+    for u in users {
+        let (title, body) = render(content.kind, &u.locale, &content.params);
         let n = notification::Model {
             id: Uuid::now_v7(),
             user_id: u.id,
-            kind: notice.kind.as_str().to_owned(),
+            kind: kind.to_owned(),
             title,
             body,
-            data: notice.params.clone(),
-            problem_id: notice.problem_id,
-            meeting_id: notice.meeting_id,
-            collapse_key: collapse_key.clone(),
+            data: content.params.clone(),
+            problem_id: content.problem_id,
+            meeting_id: content.meeting_id,
+            collapse_key: collapse.clone(),
             read_at: None,
             created_at: at,
         };
-        for d in devices.iter().filter(|d| d.user_id == u.id) {
-            deliveries.push(push_delivery::Model {
-                id: Uuid::now_v7(),
-                notification_id: n.id,
-                device_id: d.id,
-                status: DeliveryStatus::Pending,
-                attempts: 0,
-                next_attempt_at: at,
-                locked_until: None,
-                last_error: None,
-                sent_at: None,
-                created_at: at,
-                updated_at: at,
-            });
+        let prefs = preferences.get(&u.id);
+        let wanted = prefs.is_none_or(|p| !p.disabled.contains(kind));
+        if wanted {
+            let due = prefs
+                .and_then(|p| p.quiet)
+                .and_then(|q| q.held_until(at, &u.time_zone))
+                .unwrap_or(at);
+            for d in by_user.get(&u.id).into_iter().flatten() {
+                deliveries.push(push_delivery::Model {
+                    id: Uuid::now_v7(),
+                    notification_id: n.id,
+                    device_id: d.id,
+                    status: DeliveryStatus::Pending,
+                    attempts: 0,
+                    next_attempt_at: due,
+                    locked_until: None,
+                    last_error: None,
+                    sent_at: None,
+                    created_at: at,
+                    updated_at: at,
+                });
+            }
         }
         notifications.push(n);
     }
     for chunk in notifications.chunks(500) {
         notification::Entity::insert_many(chunk.iter().cloned().map(|n| n.into_active_model()))
-            .exec(db)
+            .exec_without_returning(db)
             .await?;
     }
     for chunk in deliveries.chunks(500) {
         push_delivery::Entity::insert_many(chunk.iter().cloned().map(|d| d.into_active_model()))
-            .exec(db)
+            .exec_without_returning(db)
             .await?;
     }
     Ok(notifications)
+}
+
+/// What one call of [`expand_fanout`] did.
+#[derive(Debug, Clone, Default)]
+pub struct ExpandStep {
+    /// The notifications written by this step (publish `NotificationCreated` for each).
+    pub notifications: Vec<notification::Model>,
+    /// Whether the fan-out is now complete.
+    pub done: bool,
+}
+
+/// Takes a pending fan-out for `lease`: the id of one whose turn has come, now leased to
+/// the caller, or `None`.
+pub async fn claim_fanout(
+    db: &DatabaseConnection,
+    lease: chrono::TimeDelta,
+) -> AppResult<Option<Uuid>> {
+    let at = now();
+    let candidate = notification_fanout::Entity::find()
+        .select_only()
+        .column(notification_fanout::Column::Id)
+        .filter(notification_fanout::Column::DoneAt.is_null())
+        .filter(notification_fanout::Column::NextAttemptAt.lte(at))
+        .order_by_asc(notification_fanout::Column::NextAttemptAt)
+        .into_tuple::<Uuid>()
+        .one(db)
+        .await?;
+    let Some(id) = candidate else {
+        return Ok(None);
+    };
+    // Compare-and-set on the lease, so that two workers never take the same one.
+    let taken = notification_fanout::Entity::update_many()
+        .col_expr(
+            notification_fanout::Column::NextAttemptAt,
+            Expr::value(at + lease),
+        )
+        .col_expr(notification_fanout::Column::UpdatedAt, Expr::value(at))
+        .filter(notification_fanout::Column::Id.eq(id))
+        .filter(notification_fanout::Column::DoneAt.is_null())
+        .filter(notification_fanout::Column::NextAttemptAt.lte(at))
+        .exec(db)
+        .await?;
+    Ok((taken.rows_affected == 1).then_some(id))
+}
+
+/// Expands the next chunk of a fan-out in one transaction: writes the notifications and
+/// deliveries of up to [`FANOUT_CHUNK`] recipients after the fan-out's cursor and moves
+/// the cursor past them. The cursor is compared and set in the same transaction, so an
+/// interrupted or concurrent expansion never writes a recipient's notification twice.
+pub async fn expand_fanout(
+    db: &DatabaseConnection,
+    id: Uuid,
+    lease: chrono::TimeDelta,
+) -> AppResult<ExpandStep> {
+    let txn = db.begin().await?;
+    let Some(fanout) = notification_fanout::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+    else {
+        return Ok(ExpandStep {
+            notifications: Vec::new(),
+            done: true,
+        });
+    };
+    if fanout.done_at.is_some() {
+        return Ok(ExpandStep {
+            notifications: Vec::new(),
+            done: true,
+        });
+    }
+    let at = now();
+    let (Some(kind), Some(audience)) = (
+        NoticeKind::parse(&fanout.kind),
+        Audience::load(&fanout.audience, fanout.audience_id),
+    ) else {
+        tracing::error!(fanout = %id, kind = fanout.kind, audience = fanout.audience, "fan-out of an unknown kind or audience: dropped");
+        finish(&txn, &fanout, None, 0, true, at + lease).await?;
+        txn.commit().await?;
+        return Ok(ExpandStep {
+            notifications: Vec::new(),
+            done: true,
+        });
+    };
+    // The explicit recipients after the cursor, a chunk's worth: the chunk is the
+    // FANOUT_CHUNK smallest ids of (this slice ∪ the audience), so every explicit id
+    // left out of the slice is above the new cursor and comes in a later chunk.
+    let mut explicit: Vec<Uuid> =
+        serde_json::from_value(fanout.recipients.clone()).unwrap_or_default();
+    explicit.sort_unstable();
+    let chunk = usize::try_from(FANOUT_CHUNK).unwrap_or(1_000);
+    let mut slice: Vec<Uuid> = explicit
+        .into_iter()
+        .filter(|id| fanout.cursor.is_none_or(|c| *id > c))
+        .take(chunk + 1)
+        .collect();
+    let more_explicit = slice.len() > chunk;
+    slice.truncate(chunk);
+    let slice_end = slice.last().copied();
+    let mut audience_condition = Condition::any();
+    if !slice.is_empty() {
+        audience_condition = audience_condition.add(user::Column::Id.is_in(slice));
+    }
+    match audience {
+        Audience::Recipients => {}
+        Audience::BeatFollowers(beat) => {
+            audience_condition = audience_condition.add(
+                user::Column::Id.in_subquery(
+                    Query::select()
+                        .column(beat_follower::Column::UserId)
+                        .from(beat_follower::Entity)
+                        .and_where(Expr::col(beat_follower::Column::BeatId).eq(beat))
+                        .to_owned(),
+                ),
+            );
+        }
+        Audience::MeetingAudience(meeting) => {
+            let beat = meeting::Entity::find_by_id(meeting)
+                .select_only()
+                .column(meeting::Column::BeatId)
+                .into_tuple::<Uuid>()
+                .one(&txn)
+                .await?;
+            if let Some(beat) = beat {
+                audience_condition = audience_condition.add(
+                    user::Column::Id.in_subquery(
+                        Query::select()
+                            .column(beat_follower::Column::UserId)
+                            .from(beat_follower::Entity)
+                            .and_where(Expr::col(beat_follower::Column::BeatId).eq(beat))
+                            .to_owned(),
+                    ),
+                );
+            }
+            audience_condition = audience_condition.add(
+                user::Column::Id.in_subquery(
+                    Query::select()
+                        .column(meeting_rsvp::Column::UserId)
+                        .from(meeting_rsvp::Entity)
+                        .and_where(Expr::col(meeting_rsvp::Column::MeetingId).eq(meeting))
+                        .and_where(
+                            Expr::col(meeting_rsvp::Column::Response).is_in(["GOING", "MAYBE"]),
+                        )
+                        .to_owned(),
+                ),
+            );
+        }
+    }
+    // An empty `any` would match everyone: nobody left is nobody.
+    let nobody_left = audience_condition.is_empty();
+    let mut query = user::Entity::find()
+        .filter(user::Column::DeletedAt.is_null())
+        .filter(audience_condition);
+    if let Some(cursor) = fanout.cursor {
+        query = query.filter(user::Column::Id.gt(cursor));
+    }
+    if let Some(actor) = fanout.actor_id {
+        query = query.filter(user::Column::Id.ne(actor));
+    }
+    let users = if nobody_left {
+        Vec::new()
+    } else {
+        query
+            .order_by_asc(user::Column::Id)
+            .limit(FANOUT_CHUNK)
+            .all(&txn)
+            .await?
+    };
+    // A short chunk holds every candidate after the cursor but the explicit ids
+    // beyond the slice; the cursor may then move to the end of the slice.
+    let short = (users.len() as u64) < FANOUT_CHUNK;
+    let done = short && !more_explicit;
+    let content = Content {
+        kind,
+        problem_id: fanout.problem_id,
+        meeting_id: fanout.meeting_id,
+        params: fanout.params.clone(),
+    };
+    let notifications = write_for_users(&txn, &content, &users, at).await?;
+    let mut cursor = users.last().map(|u| u.id).or(fanout.cursor);
+    if short {
+        cursor = std::cmp::Ord::max(cursor, slice_end);
+    }
+    let written = i32::try_from(notifications.len()).unwrap_or(i32::MAX);
+    if !finish(&txn, &fanout, cursor, written, done, at + lease).await? {
+        // Another worker moved the cursor first: drop this chunk, it wrote it.
+        txn.rollback().await?;
+        return Ok(ExpandStep::default());
+    }
+    txn.commit().await?;
+    Ok(ExpandStep {
+        notifications,
+        done,
+    })
+}
+
+/// Moves a fan-out's cursor if nobody else did, and renews the caller's lease until
+/// `lease_until`; whether it did.
+async fn finish(
+    db: &impl ConnectionTrait,
+    fanout: &notification_fanout::Model,
+    cursor: Option<Uuid>,
+    written: i32,
+    done: bool,
+    lease_until: DateTime<Utc>,
+) -> AppResult<bool> {
+    let at = now();
+    let mut update = notification_fanout::ActiveModel {
+        id: Set(fanout.id),
+        cursor: Set(cursor),
+        expanded: Set(fanout.expanded.saturating_add(written)),
+        next_attempt_at: Set(lease_until),
+        updated_at: Set(at),
+        ..Default::default()
+    };
+    if done {
+        update.done_at = Set(Some(at));
+    }
+    let stale = match fanout.cursor {
+        Some(c) => notification_fanout::Column::Cursor.eq(c),
+        None => notification_fanout::Column::Cursor.is_null(),
+    };
+    let result = notification_fanout::Entity::update_many()
+        .set(update)
+        .filter(notification_fanout::Column::Id.eq(fanout.id))
+        .filter(stale)
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Queues the 24-hour reminders of meetings that start within a day and were not
+/// reminded yet: for each, the meeting is marked reminded and a fan-out to its audience
+/// (followers of its beat, and GOING or MAYBE answers) written in one transaction. The
+/// mark is compare-and-set, so two replicas never remind twice. Returns how many
+/// meetings were reminded.
+pub async fn enqueue_due_meeting_reminders(db: &DatabaseConnection) -> AppResult<usize> {
+    let at = now();
+    let due = meeting::Entity::find()
+        .filter(meeting::Column::ReminderSentAt.is_null())
+        .filter(meeting::Column::StartsAt.gt(at))
+        .filter(meeting::Column::StartsAt.lte(at + chrono::TimeDelta::hours(24)))
+        .filter(meeting::Column::Status.eq(entity::enums::MeetingStatus::Scheduled))
+        .limit(100)
+        .all(db)
+        .await?;
+    let mut reminded = 0;
+    for m in due {
+        let txn = db.begin().await?;
+        let marked = meeting::Entity::update_many()
+            .col_expr(meeting::Column::ReminderSentAt, Expr::value(at))
+            .filter(meeting::Column::Id.eq(m.id))
+            .filter(meeting::Column::ReminderSentAt.is_null())
+            .exec(&txn)
+            .await?;
+        if marked.rows_affected != 1 {
+            continue;
+        }
+        let tz: chrono_tz::Tz = m.time_zone.parse().unwrap_or(chrono_tz::UTC);
+        let mut when = m
+            .starts_at
+            .with_timezone(&tz)
+            .format("%Y-%m-%d %H:%M")
+            .to_string();
+        if let Some(place) = &m.place_name {
+            when = format!("{when}, {place}");
+        }
+        let notice = Notice {
+            kind: NoticeKind::MeetingReminder,
+            recipients: Vec::new(),
+            actor: None,
+            problem_id: None,
+            meeting_id: Some(m.id),
+            params: serde_json::json!({ "title": m.title, "when": when }),
+        };
+        enqueue_audience(&txn, notice, Audience::MeetingAudience(m.id)).await?;
+        txn.commit().await?;
+        reminded += 1;
+    }
+    Ok(reminded)
+}
+
+/// Updates a notification preference row (creating it), for the API.
+pub async fn save_preferences(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    disabled: &BTreeSet<String>,
+    quiet: Option<QuietHours>,
+) -> AppResult<notification_preference::Model> {
+    let row = notification_preference::Model {
+        user_id,
+        disabled_kinds: serde_json::json!(disabled),
+        quiet_hours_start: quiet.map(|q| q.start.format("%H:%M").to_string()),
+        quiet_hours_end: quiet.map(|q| q.end.format("%H:%M").to_string()),
+        updated_at: now(),
+    };
+    let existing = notification_preference::Entity::find_by_id(user_id)
+        .one(db)
+        .await?;
+    let mut active = row.clone().into_active_model();
+    if existing.is_some() {
+        active = active.reset_all();
+        active.update(db).await?;
+    } else {
+        notification_preference::Entity::insert(active)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(h: u32, m: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, m, 0).unwrap_or_default()
+    }
+
+    #[test]
+    fn quiet_hours_across_midnight_hold_until_morning_local_time() {
+        let q = QuietHours {
+            start: t(22, 0),
+            end: t(7, 0),
+        };
+        // 23:30 in Chicago (CST, UTC-6) on 26 Nov = 05:30 UTC on 27 Nov.
+        let at = Utc.with_ymd_and_hms(2026, 11, 27, 5, 30, 0).unwrap();
+        let until = q.held_until(at, "America/Chicago");
+        assert_eq!(until, Utc.with_ymd_and_hms(2026, 11, 27, 13, 0, 0).single());
+        // 03:00 local: held until 07:00 the same day.
+        let at = Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap();
+        assert_eq!(
+            q.held_until(at, "America/Chicago"),
+            Utc.with_ymd_and_hms(2026, 11, 27, 13, 0, 0).single()
+        );
+        // Noon local: not held.
+        let at = Utc.with_ymd_and_hms(2026, 11, 27, 18, 0, 0).unwrap();
+        assert_eq!(q.held_until(at, "America/Chicago"), None);
+    }
+
+    #[test]
+    fn quiet_hours_within_a_day() {
+        let q = QuietHours {
+            start: t(13, 0),
+            end: t(14, 0),
+        };
+        let at = Utc.with_ymd_and_hms(2026, 11, 27, 13, 30, 0).unwrap();
+        assert_eq!(
+            q.held_until(at, "UTC"),
+            Utc.with_ymd_and_hms(2026, 11, 27, 14, 0, 0).single()
+        );
+        let at = Utc.with_ymd_and_hms(2026, 11, 27, 14, 0, 0).unwrap();
+        assert_eq!(q.held_until(at, "UTC"), None);
+    }
+
+    #[test]
+    fn quiet_hours_parse_rejects_half_and_garbage() {
+        assert!(QuietHours::parse(Some("22:00"), None).is_err());
+        assert!(QuietHours::parse(Some("25:00"), Some("07:00")).is_err());
+        assert!(QuietHours::parse(Some("07:00"), Some("07:00")).is_err());
+        assert!(matches!(QuietHours::parse(None, None), Ok(None)));
+    }
+
+    #[test]
+    fn shorten_cuts_on_characters() {
+        assert_eq!(shorten("mañana", 10), "mañana");
+        assert_eq!(shorten("mañana por la tarde", 5), "maña…");
+    }
 }

@@ -20,4 +20,5 @@ mod matrix;
 mod meetings;
 mod problem_work;
 mod problems;
+mod push;
 mod setup;
