@@ -549,6 +549,12 @@ fn cases() -> Vec<Case> {
             expect: BEAT_1011_STAFF,
         },
         Case {
+            field: "Mutation.markNotificationsRead",
+            query: "mutation($ids: [ID!]) { markNotificationsRead(ids: $ids) }",
+            vars: |_, _| json!({ "ids": [uuid::Uuid::now_v7().to_string()] }),
+            expect: SIGNED_IN,
+        },
+        Case {
             field: "Subscription.problemUpdated",
             query: "subscription($id: ID!) { problemUpdated(id: $id) { id } }",
             vars: |f, _| json!({ "id": f.id("police_problem_1011") }),
