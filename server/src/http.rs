@@ -238,6 +238,7 @@ fn calendar_response(result: graphql_schema::AppResult<String>) -> Response {
             let status = match &error {
                 AppError::NotFound(_) => StatusCode::NOT_FOUND,
                 AppError::BadInput(_) => StatusCode::BAD_REQUEST,
+                AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
             if let AppError::Internal(cause) = &error {
