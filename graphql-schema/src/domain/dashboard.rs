@@ -281,10 +281,9 @@ async fn open_problems(
         .column(problem::Column::Status)
         .column_as(age, "age")
         .column_as(overdue, "overdue")
-        .column_as(
-            Expr::col((problem::Entity, problem::Column::Id)).count(),
-            "n",
-        )
+        // COUNT(*), not COUNT(id): the id is not in the covering index, and counting
+        // it would read every open problem's row (4 s instead of 70 ms cold at 1M).
+        .column_as(Expr::cust("COUNT(*)"), "n")
         .filter(in_precinct)
         .filter(problem::Column::Status.is_in(OPEN))
         .group_by(problem::Column::BeatId)
