@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::meeting;
 
 use crate::api::loaders::load_err;
-use crate::api::meeting_loaders::MeetingLoaders;
+use crate::api::meeting_loaders::{MeetingKey, MeetingLoaders};
 use crate::api::types::{Beat, PageInfo};
 use crate::api::{parse_id, to_id};
 use crate::context::{api, loaders, viewer};
@@ -188,9 +188,11 @@ impl Meeting {
             .await;
         Ok(loaded.map_err(load_err)?.flatten().map(Into::into))
     }
-    /// The agenda in CAPS order, built from the beat's data on first read: report-back
+    /// The agenda in CAPS order, built from the beat's data as it is now: report-back
     /// on earlier problems and open actions, current conditions and chronic problems,
-    /// the beat's top open problems, plus manual items and residents' proposals.
+    /// the beat's top open problems, plus manual items and residents' proposals. Reading
+    /// it changes nothing; the first change to it (an item added, proposed, voted for,
+    /// moved or removed) keeps the items it showed.
     async fn agenda(
         &self,
         ctx: &Context<'_>,
@@ -218,6 +220,11 @@ impl Meeting {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
+    /// Version, bumped by every change; send it back as `expectedVersion` when changing
+    /// the meeting.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
 }
 
 /// Loads, one batch each, the relations a page of meetings asks for, so that a page
@@ -243,6 +250,19 @@ async fn prime_meeting_relations(ctx: &Context<'_>, rows: &[meeting::Model]) -> 
     if node.field("minutes").exists() {
         ml.minutes
             .load_many(ids.iter().copied())
+            .await
+            .map_err(load_err)?;
+    }
+    if node.field("actionItems").exists() {
+        ml.actions
+            .load_many(ids.iter().copied())
+            .await
+            .map_err(load_err)?;
+    }
+    if node.field("agenda").exists() {
+        let keys = rows.iter().cloned().map(MeetingKey);
+        ml.agendas(viewer(ctx).await?)
+            .load_many(keys)
             .await
             .map_err(load_err)?;
     }
@@ -342,6 +362,10 @@ pub struct ScheduleMeetingInput {
 pub struct UpdateMeetingInput {
     /// The meeting (for a series: only this occurrence changes).
     pub id: ID,
+    /// The `version` of the meeting the change was made on. When the meeting changed
+    /// since, the answer is CONFLICT with the current version in
+    /// `extensions.currentVersion`, and nothing is changed.
+    pub expected_version: i32,
     /// New title.
     pub title: Option<String>,
     /// New start; must be in the future.
@@ -562,7 +586,15 @@ impl MeetingMutation {
             languages: input.languages,
             accessibility_notes: input.accessibility_notes,
         };
-        let m = meetings::update(&api.db, api.events.as_ref(), viewer, id, fields).await?;
+        let m = meetings::update(
+            &api.db,
+            api.events.as_ref(),
+            viewer,
+            id,
+            input.expected_version,
+            fields,
+        )
+        .await?;
         Ok(Meeting(m))
     }
 

@@ -19,7 +19,6 @@ pub mod inbox;
 pub mod inputs;
 pub mod lifecycle;
 pub mod live;
-pub mod meeting_idempotency;
 pub mod meetings;
 pub mod notify;
 pub mod photos;

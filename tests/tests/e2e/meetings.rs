@@ -205,7 +205,7 @@ async fn officer_schedules_a_monthly_series_and_residents_answer() {
             .data_as(
                 Some(&officer),
                 UPDATE,
-                json!({ "i": { "id": second.id.to_string(),
+                json!({ "i": { "id": second.id.to_string(), "expectedVersion": second.version,
                     "startsAt": moved_start.to_rfc3339(),
                     "endsAt": (moved_start + chrono::TimeDelta::minutes(90)).to_rfc3339(),
                     "placeName": "Harbor City Hall" } }),
@@ -396,7 +396,7 @@ async fn bad_meetings_are_refused_with_reasons() {
         assert!(error_message(&overdue).contains("due date is in the past"), "{overdue}");
         app.data_as(Some(&officer), CANCEL, json!({ "id": single })).await;
         let changed = app
-            .gql_as(Some(&officer), UPDATE, json!({ "i": { "id": single, "title": "New title" } }))
+            .gql_as(Some(&officer), UPDATE, json!({ "i": { "id": single, "expectedVersion": 2, "title": "New title" } }))
             .await;
         assert_eq!(error_code(&changed), "CONFLICT", "{changed}");
         assert!(error_message(&changed).contains("schedule a new meeting instead"), "{changed}");
@@ -450,7 +450,7 @@ async fn calendar_feed_parses_with_recurrence_and_exceptions() {
         app.data_as(
             Some(&officer),
             UPDATE,
-            json!({ "i": { "id": occ[3].id.to_string(), "startsAt": moved.to_rfc3339(),
+            json!({ "i": { "id": occ[3].id.to_string(), "expectedVersion": 1, "startsAt": moved.to_rfc3339(),
                 "endsAt": (moved + chrono::TimeDelta::minutes(60)).to_rfc3339() } }),
         )
         .await;
@@ -591,36 +591,134 @@ async fn calendar_feed_parses_with_recurrence_and_exceptions() {
     .await;
 }
 
+/// A page of meetings with their agendas (each item with its problem and action) and
+/// action items.
+const LIST_WITH_AGENDAS: &str = "query($f: MeetingFilter, $first: Int) {
+  meetings(filter: $f, first: $first) {
+    edges { node { id title beat { code } rsvpCounts { going } myRsvp minutes { body }
+      actionItems { id title }
+      agenda { id section kind title notes position voteCount votedByMe removed
+        problem { id reference title status } actionItem { id status title } } } } } }";
+
 #[tokio::test]
 async fn a_page_of_meetings_costs_the_same_whatever_its_size() {
     each_backend(Options::default(), |app| async move {
         let resident = app.demo_login("resident6@demo.beatline.city").await;
         // The demo series are expanded a year ahead: 8 beats x about 12 meetings.
-        let mut counts = Vec::new();
-        for first in [2, 60] {
-            let before = app.statements().await;
-            let page = app
-                .data_as(
-                    Some(&resident),
-                    LIST,
-                    json!({ "f": { "upcoming": true }, "first": first }),
-                )
-                .await;
-            let after = app.statements().await;
+        for (query, what) in [
+            (LIST, "meetings"),
+            (LIST_WITH_AGENDAS, "meetings with agendas"),
+        ] {
+            let mut counts = Vec::new();
+            for first in [2, 60] {
+                let before = app.statements().await;
+                let page = app
+                    .data_as(
+                        Some(&resident),
+                        query,
+                        json!({ "f": { "upcoming": true }, "first": first }),
+                    )
+                    .await;
+                let after = app.statements().await;
+                let edges = page["meetings"]["edges"].as_array().unwrap();
+                assert_eq!(edges.len(), first as usize);
+                if query == LIST_WITH_AGENDAS {
+                    // Every agenda is there, with the beat's problems under PRIORITIES.
+                    for e in edges {
+                        let agenda = e["node"]["agenda"].as_array().unwrap();
+                        assert!(agenda.iter().any(|i| i["section"] == "WELCOME"), "{e}");
+                        assert!(
+                            agenda.iter().any(|i| i["section"] == "PRIORITIES"
+                                && i["problem"]["reference"].is_string()),
+                            "{e}"
+                        );
+                    }
+                }
+                counts.push(after - before);
+            }
             assert_eq!(
-                page["meetings"]["edges"].as_array().unwrap().len(),
-                first as usize
+                counts[0], counts[1],
+                "statements per page of {what} grow with its size: {counts:?}"
             );
-            counts.push(after - before);
+            eprintln!(
+                "[{:?}] statements for a page of {what}: {}",
+                app.backend, counts[0]
+            );
         }
+        // Reading agendas wrote nothing.
         assert_eq!(
-            counts[0], counts[1],
-            "statements per page grow with its size: {counts:?}"
+            entity::agenda_item::Entity::find()
+                .count(&app.db)
+                .await
+                .unwrap(),
+            0
         );
-        eprintln!(
-            "[{:?}] statements for a page of meetings: {}",
-            app.backend, counts[0]
-        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_stale_version_cannot_overwrite_a_meeting() {
+    each_backend(Options::default(), |app| async move {
+        let officer = app.demo_login("officer.1011@demo.beatline.city").await;
+        let captain = app.demo_login("captain.west@demo.beatline.city").await;
+        let beat = beat_id(&app, "1011").await;
+        let mut input = series_input(&beat, second_tuesday(1), "stale-version-1");
+        input["i"]["recurrence"] = Value::Null;
+        let created = app.data_as(Some(&officer), SCHEDULE, input).await["scheduleMeeting"].clone();
+        let id = created["id"].clone();
+        let version = |v: &Value| v["version"].as_i64().unwrap();
+        const RENAME: &str = "mutation($i: UpdateMeetingInput!) { updateMeeting(input: $i) { id title version } }";
+        let read = app
+            .data("query($id: ID!) { meeting(id: $id) { title version } }", json!({ "id": id }))
+            .await["meeting"]
+            .clone();
+        assert_eq!(version(&read), 1);
+
+        // The officer renames it from version 1.
+        let renamed = app
+            .data_as(Some(&officer), RENAME, json!({ "i": { "id": id, "expectedVersion": 1, "title": "Moved upstairs" } }))
+            .await["updateMeeting"]
+            .clone();
+        assert_eq!(version(&renamed), 2);
+        // The captain, who loaded version 1, is refused: nothing is overwritten, and the
+        // current version comes with the error.
+        let stale = app
+            .gql_as(Some(&captain), RENAME, json!({ "i": { "id": id, "expectedVersion": 1, "title": "Captain's title", "placeName": "Elsewhere" } }))
+            .await;
+        assert_eq!(error_code(&stale), "CONFLICT", "{stale}");
+        assert_eq!(stale["errors"][0]["extensions"]["currentVersion"], 2, "{stale}");
+        assert!(error_message(&stale).contains("reload"), "{stale}");
+        let row = entity::meeting::Entity::find_by_id(uuid::Uuid::parse_str(id.as_str().unwrap()).unwrap())
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.title, "Moved upstairs");
+        assert_eq!(row.place_name.as_deref(), Some("Lakeside Library, Room B"));
+        assert_eq!(row.version, 2);
+
+        // Two changes from the same version at once: exactly one wins.
+        let attempts = ["First", "Second"].map(|t| {
+            app.gql_as(Some(&officer), RENAME, json!({ "i": { "id": id, "expectedVersion": 2, "title": t } }))
+        });
+        let [a, b] = futures::future::join_all(attempts).await.try_into().unwrap();
+        let won: Vec<&Value> = [&a, &b].into_iter().filter(|r| r.get("errors").is_none()).collect();
+        assert_eq!(won.len(), 1, "[{:?}] {a} {b}", app.backend);
+        let lost = if a.get("errors").is_none() { &b } else { &a };
+        assert_eq!(error_code(lost), "CONFLICT", "{lost}");
+        assert_eq!(lost["errors"][0]["extensions"]["currentVersion"], 3, "{lost}");
+        let row = entity::meeting::Entity::find_by_id(row.id).one(&app.db).await.unwrap().unwrap();
+        assert_eq!(row.version, 3);
+        assert_eq!(row.title, won[0]["data"]["updateMeeting"]["title"].as_str().unwrap());
+
+        // Cancelling bumps the version too, so an edit made before it is refused.
+        app.data_as(Some(&officer), CANCEL, json!({ "id": id })).await;
+        let late = app
+            .gql_as(Some(&officer), RENAME, json!({ "i": { "id": id, "expectedVersion": 3, "title": "Too late" } }))
+            .await;
+        assert_eq!(error_code(&late), "CONFLICT", "{late}");
+        assert_eq!(late["errors"][0]["extensions"]["currentVersion"], 4, "{late}");
     })
     .await;
 }
