@@ -37,6 +37,21 @@ pub enum RsvpResponse {
     NotGoing,
 }
 
+/// Which occurrences of a series a change or cancellation applies to.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::meetings::Scope")]
+pub enum MeetingScope {
+    /// This occurrence only; it becomes an exception to its series.
+    ThisOccurrence,
+    /// This occurrence and the ones after it: the series is split here, and calendars
+    /// get a new series from this occurrence on.
+    ThisAndFollowing,
+    /// Every occurrence of the series that has not started (the ones that took place
+    /// stay as they were). A series keeps its days: only the time of day, length, zone
+    /// and details change.
+    WholeSeries,
+}
+
 pub(crate) fn meeting_loaders<'a>(ctx: &Context<'a>) -> Result<&'a MeetingLoaders> {
     ctx.data::<MeetingLoaders>()
 }
@@ -388,6 +403,10 @@ pub struct UpdateMeetingInput {
     pub languages: Option<Vec<String>>,
     /// New accessibility notes.
     pub accessibility_notes: Option<String>,
+    /// For an occurrence of a series: which occurrences change (THIS_OCCURRENCE when
+    /// omitted). With THIS_AND_FOLLOWING or WHOLE_SERIES, a new `startsAt` must be on
+    /// the same day as this occurrence: it sets the series' time of day.
+    pub scope: Option<MeetingScope>,
 }
 
 /// One past meeting's attendance, for trends.
@@ -563,8 +582,9 @@ impl MeetingMutation {
         Ok(Meeting(m))
     }
 
-    /// Changes one meeting (for a series: this occurrence only). People who follow
-    /// the beat or answered the invitation are notified.
+    /// Changes one meeting (for a series: this occurrence, or with `scope` the ones
+    /// after it or the whole series). People who follow the beat or answered the
+    /// invitation are notified.
     async fn update_meeting(
         &self,
         ctx: &Context<'_>,
@@ -593,23 +613,31 @@ impl MeetingMutation {
             id,
             input.expected_version,
             fields,
+            input.scope.map_or_else(Default::default, Into::into),
         )
         .await?;
         Ok(Meeting(m))
     }
 
-    /// Cancels one meeting (for a series: this occurrence only). People who follow the
-    /// beat or answered the invitation are notified.
+    /// Cancels one meeting (for a series: this occurrence, or with `scope` the ones
+    /// after it or every one that has not started; the series then ends before them).
+    /// People who follow the beat or answered the invitation are notified.
     async fn cancel_meeting(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The meeting.")] id: ID,
         #[graphql(desc = "Why, for the notification.")] reason: Option<String>,
+        #[graphql(
+            desc = "For an occurrence of a series: which occurrences are cancelled \
+                    (THIS_OCCURRENCE when omitted)."
+        )]
+        scope: Option<MeetingScope>,
     ) -> Result<Meeting> {
         let api = api(ctx)?;
         let viewer = viewer(ctx).await?;
         let id = parse_id(&id, "meeting")?;
-        let m = meetings::cancel(&api.db, api.events.as_ref(), viewer, id, reason).await?;
+        let scope = scope.map_or_else(Default::default, Into::into);
+        let m = meetings::cancel(&api.db, api.events.as_ref(), viewer, id, reason, scope).await?;
         Ok(Meeting(m))
     }
 

@@ -29,6 +29,7 @@ use crate::domain::idempotency::{self, Begin, Claim, Created, IdempotencyKey, Id
 use crate::domain::inputs::{LatLon, PageSize};
 use crate::domain::notify::{self, Notice, NoticeKind};
 use crate::domain::recurrence::{self, RecurrenceRule};
+use crate::domain::series;
 use crate::domain::{inputs, now};
 use crate::error::{AppError, AppResult};
 
@@ -61,21 +62,21 @@ pub struct MeetingFields {
 
 /// A meeting's validated details.
 #[derive(Debug, Clone)]
-struct Details {
-    title: String,
-    starts_at: DateTime<Utc>,
-    ends_at: DateTime<Utc>,
-    tz: chrono_tz::Tz,
-    place_name: Option<String>,
-    place_address: Option<String>,
-    lat: Option<f64>,
-    lon: Option<f64>,
-    online_url: Option<String>,
-    languages: Vec<String>,
-    accessibility_notes: Option<String>,
+pub(crate) struct Details {
+    pub(crate) title: String,
+    pub(crate) starts_at: DateTime<Utc>,
+    pub(crate) ends_at: DateTime<Utc>,
+    pub(crate) tz: chrono_tz::Tz,
+    pub(crate) place_name: Option<String>,
+    pub(crate) place_address: Option<String>,
+    pub(crate) lat: Option<f64>,
+    pub(crate) lon: Option<f64>,
+    pub(crate) online_url: Option<String>,
+    pub(crate) languages: Vec<String>,
+    pub(crate) accessibility_notes: Option<String>,
 }
 
-fn text(value: Option<String>, what: &str, max: usize) -> AppResult<Option<String>> {
+pub(crate) fn text(value: Option<String>, what: &str, max: usize) -> AppResult<Option<String>> {
     let Some(value) = value else {
         return Ok(None);
     };
@@ -91,7 +92,7 @@ fn text(value: Option<String>, what: &str, max: usize) -> AppResult<Option<Strin
     Ok(Some(value))
 }
 
-fn parse_tz(name: &str) -> AppResult<chrono_tz::Tz> {
+pub(crate) fn parse_tz(name: &str) -> AppResult<chrono_tz::Tz> {
     inputs::time_zone(name)?
         .parse::<chrono_tz::Tz>()
         .map_err(|_| {
@@ -103,7 +104,10 @@ fn parse_tz(name: &str) -> AppResult<chrono_tz::Tz> {
 
 impl Details {
     /// Validates the fields of a new meeting, or of a change merged over `current`.
-    fn validate(fields: MeetingFields, current: Option<&meeting::Model>) -> AppResult<Self> {
+    pub(crate) fn validate(
+        fields: MeetingFields,
+        current: Option<&meeting::Model>,
+    ) -> AppResult<Self> {
         let title = match text(fields.title, "title", 200)? {
             Some(t) => t,
             None => match current {
@@ -295,7 +299,10 @@ fn occurrence(
 }
 
 /// Residents who follow a beat.
-async fn beat_followers(db: &impl ConnectionTrait, beat_id: Uuid) -> AppResult<Vec<Uuid>> {
+pub(crate) async fn beat_followers(
+    db: &impl ConnectionTrait,
+    beat_id: Uuid,
+) -> AppResult<Vec<Uuid>> {
     Ok(beat_follower::Entity::find()
         .select_only()
         .column(beat_follower::Column::UserId)
@@ -307,11 +314,20 @@ async fn beat_followers(db: &impl ConnectionTrait, beat_id: Uuid) -> AppResult<V
 
 /// Followers of the beat and everyone who answered the meeting's RSVP.
 async fn meeting_audience(db: &impl ConnectionTrait, m: &meeting::Model) -> AppResult<Vec<Uuid>> {
-    let mut people: BTreeSet<Uuid> = beat_followers(db, m.beat_id).await?.into_iter().collect();
+    audience(db, m.beat_id, &[m.id]).await
+}
+
+/// Followers of a beat and everyone who answered the RSVP of any of `meetings`.
+pub(crate) async fn audience(
+    db: &impl ConnectionTrait,
+    beat_id: Uuid,
+    meetings: &[Uuid],
+) -> AppResult<Vec<Uuid>> {
+    let mut people: BTreeSet<Uuid> = beat_followers(db, beat_id).await?.into_iter().collect();
     let answered: Vec<Uuid> = meeting_rsvp::Entity::find()
         .select_only()
         .column(meeting_rsvp::Column::UserId)
-        .filter(meeting_rsvp::Column::MeetingId.eq(m.id))
+        .filter(meeting_rsvp::Column::MeetingId.is_in(meetings.iter().copied()))
         .into_tuple()
         .all(db)
         .await?;
@@ -319,7 +335,24 @@ async fn meeting_audience(db: &impl ConnectionTrait, m: &meeting::Model) -> AppR
     Ok(people.into_iter().collect())
 }
 
-fn notice(kind: NoticeKind, m: &meeting::Model, recipients: Vec<Uuid>, actor: Uuid) -> Notice {
+/// Which occurrences of a series a change or cancellation applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// This occurrence only (it becomes an exception to its series).
+    #[default]
+    ThisOccurrence,
+    /// This occurrence and the ones after it (the series is split at it).
+    ThisAndFollowing,
+    /// The whole series: every occurrence that has not started.
+    WholeSeries,
+}
+
+pub(crate) fn notice(
+    kind: NoticeKind,
+    m: &meeting::Model,
+    recipients: Vec<Uuid>,
+    actor: Uuid,
+) -> Notice {
     Notice {
         kind,
         recipients,
@@ -448,7 +481,7 @@ pub async fn schedule(
 }
 
 /// The CONFLICT of a change made from a stale version.
-fn stale(current: i32, sent: i32) -> AppError {
+pub(crate) fn stale(current: i32, sent: i32) -> AppError {
     AppError::Conflict {
         message: format!(
             "this meeting changed since you loaded it (version {current} now, you sent {sent}): \
@@ -460,7 +493,7 @@ fn stale(current: i32, sent: i32) -> AppError {
 
 /// Writes `m` over the row of version `expected`, bumping the version; CONFLICT with the
 /// current version when the row changed meanwhile (nothing is written then).
-async fn save_versioned(
+pub(crate) async fn save_versioned(
     db: &impl ConnectionTrait,
     m: &meeting::Model,
     expected: i32,
@@ -489,7 +522,7 @@ async fn save_versioned(
 }
 
 /// The columns a change to a meeting's details writes.
-const DETAIL_COLUMNS: [meeting::Column; 13] = [
+pub(crate) const DETAIL_COLUMNS: [meeting::Column; 13] = [
     meeting::Column::Title,
     meeting::Column::StartsAt,
     meeting::Column::EndsAt,
@@ -505,8 +538,9 @@ const DETAIL_COLUMNS: [meeting::Column; 13] = [
     meeting::Column::UpdatedAt,
 ];
 
-/// Changes one meeting (for a series: this occurrence only, which becomes an exception),
-/// if it is still at `expected_version`; otherwise CONFLICT with the current version in
+/// Changes one meeting (for a series: this occurrence only, which becomes an exception,
+/// or with `scope` more of its series: see [`crate::domain::series`]), if it is still at
+/// `expected_version`; otherwise CONFLICT with the current version in
 /// `extensions.currentVersion`, and nothing is changed.
 pub async fn update(
     db: &(impl ConnectionTrait + TransactionTrait),
@@ -515,6 +549,7 @@ pub async fn update(
     id: Uuid,
     expected_version: i32,
     fields: MeetingFields,
+    scope: Scope,
 ) -> AppResult<meeting::Model> {
     let p = viewer.principal()?;
     // Read before the transaction, whose first statement is then the write: on SQLite
@@ -534,6 +569,9 @@ pub async fn update(
             "this meeting has already started: record its attendance or publish its minutes \
              instead of changing it",
         ));
+    }
+    if scope != Scope::ThisOccurrence && current.series_id.is_some() {
+        return series::update(db, events, p.id, current, fields, scope).await;
     }
     let d = Details::validate(fields, Some(&current))?;
     let mut m = current.clone();
@@ -560,18 +598,29 @@ pub async fn update(
     Ok(m)
 }
 
-/// Cancels one meeting (for a series: this occurrence only). Cancelling a cancelled
-/// meeting changes nothing.
+/// Cancels one meeting (for a series: this occurrence only, or with `scope` more of its
+/// series: see [`crate::domain::series`]). Cancelling a cancelled meeting alone changes
+/// nothing.
 pub async fn cancel(
     db: &(impl ConnectionTrait + TransactionTrait),
     events: &dyn EventBus,
     viewer: &Viewer,
     id: Uuid,
     reason: Option<String>,
+    scope: Scope,
 ) -> AppResult<meeting::Model> {
     let p = viewer.principal()?;
     let reason = text(reason, "reason", 500)?;
     let current = get_managed(db, viewer, id).await?;
+    if scope != Scope::ThisOccurrence && current.series_id.is_some() {
+        if current.starts_at <= now() {
+            return Err(AppError::conflict(
+                "this meeting has already started: cancel the series from an upcoming \
+                 occurrence instead",
+            ));
+        }
+        return series::cancel(db, events, p.id, current, reason, scope).await;
+    }
     if current.status == MeetingStatus::Cancelled {
         return Ok(current);
     }

@@ -27,6 +27,7 @@ pub mod problem_work;
 pub mod problems;
 pub mod recurrence;
 pub mod sara;
+pub mod series;
 pub mod setup;
 pub mod stats;
 
