@@ -375,7 +375,8 @@ pub struct ScheduleMeetingInput {
 /// Changes to one meeting; omitted fields stay as they are.
 #[derive(InputObject)]
 pub struct UpdateMeetingInput {
-    /// The meeting (for a series: only this occurrence changes).
+    /// The meeting (for a series: the occurrence the change is made on; `scope` says
+    /// which occurrences change).
     pub id: ID,
     /// The `version` of the meeting the change was made on. When the meeting changed
     /// since, the answer is CONFLICT with the current version in
