@@ -883,6 +883,7 @@ async fn meeting_reminders_go_out_once_a_day_ahead() {
             attendance_residents: None,
             attendance_officers: None,
             reminder_sent_at: None,
+            version: 1,
             created_by: None,
             created_at: at,
             updated_at: at,
