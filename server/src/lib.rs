@@ -87,6 +87,7 @@ pub async fn start(
     let metrics = Metrics::new()?;
     let db = db::connect(common, Some(metrics.clone())).await?;
     db::migrate(&db).await?;
+    db::refresh_statistics(&db).await;
     if serve.demo {
         demo::seed_if_empty(&db).await?;
     }
@@ -203,7 +204,8 @@ fn token_keys(serve: &ServeConfig) -> anyhow::Result<TokenKeys> {
     Ok(TokenKeys::from_secret(&secret))
 }
 
-/// Removes expired idempotency keys once an hour.
+/// Removes expired idempotency keys once an hour, and refreshes SQLite's planner
+/// statistics.
 fn spawn_idempotency_purge(db: DatabaseConnection) {
     tokio::spawn(async move {
         let hour = Duration::from_secs(3600);
@@ -215,6 +217,7 @@ fn spawn_idempotency_purge(db: DatabaseConnection) {
                 Ok(n) => tracing::info!(removed = n, "expired idempotency keys removed"),
                 Err(e) => tracing::warn!(error = ?e, "cannot purge idempotency keys"),
             }
+            crate::db::refresh_statistics(&db).await;
         }
     });
 }
