@@ -114,10 +114,12 @@ pub async fn start(
         },
     );
     let state = AppState {
+        sessions: live::SessionWatch::start(api.events.as_ref()),
         schema,
         api,
         db: db.clone(),
         metrics,
+        ws_init_timeout: serve.sessions.ws_init_timeout(),
     };
     let routes = http::routes(state, serve.graphiql_enabled());
     spawn_idempotency_purge(db.clone());
@@ -189,7 +191,8 @@ fn spawn_meeting_horizon(db: sea_orm::DatabaseConnection) {
 /// production) a random secret made at start.
 fn token_keys(serve: &ServeConfig) -> anyhow::Result<TokenKeys> {
     if let Some(secret) = &serve.jwt_secret {
-        return Ok(TokenKeys::from_secret(secret.expose().as_bytes()));
+        return Ok(TokenKeys::from_secret(secret.expose().as_bytes())
+            .with_access_ttl(serve.sessions.access_token_ttl()));
     }
     if serve.profile == Profile::Production {
         anyhow::bail!(
@@ -201,7 +204,7 @@ fn token_keys(serve: &ServeConfig) -> anyhow::Result<TokenKeys> {
     tracing::warn!(
         "BEATLINE_JWT_SECRET is not set: signing tokens with a random secret generated at start; sessions end when the server restarts"
     );
-    Ok(TokenKeys::from_secret(&secret))
+    Ok(TokenKeys::from_secret(&secret).with_access_ttl(serve.sessions.access_token_ttl()))
 }
 
 /// Removes expired idempotency keys once an hour, and refreshes SQLite's planner

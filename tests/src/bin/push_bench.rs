@@ -62,6 +62,7 @@ async fn main() {
             push_poll_ms: 100,
             ..PushConfig::default()
         },
+        sessions: beatline_server::config::SessionConfig::default(),
     };
     let server = beatline_server::start(&common, &serve, false)
         .await

@@ -414,6 +414,7 @@ async fn start_server(
             push_retry_window_secs: tuning.window_secs,
             push_poll_ms: 50,
         },
+        sessions: beatline_server::config::SessionConfig::default(),
     };
     beatline_server::start(&common, &serve, false)
         .await
