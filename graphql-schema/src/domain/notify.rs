@@ -25,7 +25,7 @@ use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{
     ActiveModelTrait as _, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DatabaseConnection, EntityTrait, IntoActiveModel as _, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait as _,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait as _,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -578,7 +578,17 @@ pub async fn expand_fanout(
     id: Uuid,
     lease: chrono::TimeDelta,
 ) -> AppResult<ExpandStep> {
-    let txn = db.begin().await?;
+    // On SQLite the transaction takes the write lock at once: a deferred one reads the
+    // fan-out and the users, then fails its first write with SQLITE_BUSY_SNAPSHOT
+    // (code 517) whenever the delivery loops recorded a batch in between, which they
+    // do all the time during a large fan-out. Waiting for the lock (the busy timeout)
+    // is what we want instead.
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await?;
     let Some(fanout) = notification_fanout::Entity::find_by_id(id)
         .one(&txn)
         .await?

@@ -34,6 +34,10 @@ use super::{PushConfig, PushMessage, PushSender, SendOutcome};
 /// the credentials, and hammering FCM does not help.
 const CREDENTIALS_RETRY: Duration = Duration::from_secs(15 * 60);
 
+/// Consecutive failures of a fan-out step retried at once before the worker lets the
+/// fan-out's lease run out.
+const FANOUT_ATTEMPTS: u32 = 5;
+
 /// Longest delay between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(60 * 60);
 
@@ -208,26 +212,40 @@ impl Shared {
             }
             let claimed = notify::claim_fanout(&self.db, lease).await;
             match claimed {
-                Ok(Some(id)) => loop {
-                    match notify::expand_fanout(&self.db, id, lease).await {
-                        Ok(step) => {
-                            for n in &step.notifications {
-                                self.events.publish(DomainEvent::NotificationCreated {
-                                    user_id: n.user_id,
-                                    notification_id: n.id,
-                                });
+                Ok(Some(id)) => {
+                    let mut failures = 0_u32;
+                    loop {
+                        match notify::expand_fanout(&self.db, id, lease).await {
+                            Ok(step) => {
+                                failures = 0;
+                                for n in &step.notifications {
+                                    self.events.publish(DomainEvent::NotificationCreated {
+                                        user_id: n.user_id,
+                                        notification_id: n.id,
+                                    });
+                                }
+                                self.wake.notify_waiters();
+                                if step.done || stop.is_cancelled() {
+                                    break;
+                                }
                             }
-                            self.wake.notify_waiters();
-                            if step.done || stop.is_cancelled() {
-                                break;
+                            Err(error) => {
+                                failures += 1;
+                                // A passing failure (a lock, a dropped connection) is
+                                // retried at once while the lease holds; only a
+                                // persistent one waits for the lease to run out.
+                                if failures >= FANOUT_ATTEMPTS {
+                                    tracing::error!(error = ?error, fanout = %id, failures, "fan-out expansion keeps failing; it resumes after its lease");
+                                    break;
+                                }
+                                tracing::warn!(error = ?error, fanout = %id, "fan-out expansion failed; retrying");
+                                if !self.pause(&stop).await {
+                                    return;
+                                }
                             }
-                        }
-                        Err(error) => {
-                            tracing::error!(error = ?error, fanout = %id, "fan-out expansion failed; it resumes after its lease");
-                            break;
                         }
                     }
-                },
+                }
                 Ok(None) => {
                     if !self.pause(&stop).await {
                         return;
