@@ -27,7 +27,7 @@ use crate::auth::{Viewer, policy};
 use crate::domain::events::{DomainEvent, EventBus};
 use crate::domain::inputs::{LatLon, PageSize};
 use crate::domain::meeting_idempotency::{self as idem, IdempotencyKey};
-use crate::domain::notify::{self, Notice, NoticeKind};
+use crate::domain::notify::{self, Audience, Notice, NoticeKind};
 use crate::domain::recurrence::{self, RecurrenceRule};
 use crate::domain::{inputs, now};
 use crate::error::{AppError, AppResult};
@@ -433,10 +433,11 @@ pub async fn schedule(
                 .ok_or_else(|| AppError::Internal(anyhow::anyhow!("series without occurrences")))?
         }
     };
-    let followers = beat_followers(&txn, b.id).await?;
-    let written = notify::enqueue(
+    // Read by the outbox, not here: a beat of 100,000 followers is one fan-out row.
+    let written = notify::enqueue_to(
         &txn,
-        notice(NoticeKind::MeetingScheduled, &first, followers, p.id),
+        notice(NoticeKind::MeetingScheduled, &first, Vec::new(), p.id),
+        Audience::BeatFollowers(b.id),
     )
     .await?;
     idem::remember(&txn, p.id, "scheduleMeeting", &key, &hash, first.id).await?;

@@ -16,6 +16,7 @@ use entity::enums::DeliveryStatus;
 use entity::{device, notification, push_delivery};
 use futures::StreamExt as _;
 use graphql_schema::domain::events::{DomainEvent, EventBus};
+use graphql_schema::domain::notify::MAX_IDS_PER_STATEMENT;
 use graphql_schema::domain::{notify, now};
 use rand::Rng as _;
 use sea_orm::sea_query::Expr;
@@ -294,20 +295,22 @@ impl Shared {
         let mut notification_ids: Vec<Uuid> = claimed.iter().map(|c| c.notification_id).collect();
         notification_ids.sort_unstable();
         notification_ids.dedup();
-        let devices: HashMap<Uuid, device::Model> = device::Entity::find()
-            .filter(device::Column::Id.is_in(device_ids))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|d| (d.id, d))
-            .collect();
-        let notifications: HashMap<Uuid, notification::Model> = notification::Entity::find()
-            .filter(notification::Column::Id.is_in(notification_ids))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|n| (n.id, n))
-            .collect();
+        let mut devices: HashMap<Uuid, device::Model> = HashMap::with_capacity(count);
+        for chunk in device_ids.chunks(MAX_IDS_PER_STATEMENT) {
+            let rows = device::Entity::find()
+                .filter(device::Column::Id.is_in(chunk.iter().copied()))
+                .all(&self.db)
+                .await?;
+            devices.extend(rows.into_iter().map(|d| (d.id, d)));
+        }
+        let mut notifications: HashMap<Uuid, notification::Model> = HashMap::new();
+        for chunk in notification_ids.chunks(MAX_IDS_PER_STATEMENT) {
+            let rows = notification::Entity::find()
+                .filter(notification::Column::Id.is_in(chunk.iter().copied()))
+                .all(&self.db)
+                .await?;
+            notifications.extend(rows.into_iter().map(|n| (n.id, n)));
+        }
         let mut records: Vec<(Claimed, Record)> = Vec::with_capacity(count);
         let mut to_send = Vec::with_capacity(count);
         for c in claimed {
@@ -351,6 +354,7 @@ impl Shared {
             let record = match outcome {
                 SendOutcome::Sent => Record::Sent,
                 SendOutcome::Retry { retry_after, error } => {
+                    tracing::debug!(delivery = %c.id, attempts = c.attempts, %error, "push delivery to be retried");
                     self.retry(&c, at, self.backoff(c.attempts, retry_after), error)
                 }
                 SendOutcome::CredentialsBroken { error } => self.retry(
@@ -484,7 +488,7 @@ impl Shared {
                 }
             }
         }
-        for chunk in sent.chunks(1_000) {
+        for chunk in sent.chunks(MAX_IDS_PER_STATEMENT) {
             push_delivery::Entity::update_many()
                 .col_expr(
                     push_delivery::Column::Status,

@@ -325,8 +325,18 @@ async fn bench(args: &Args, fake: &FakeFcm, app: &TestApp, tag: &str) -> Result<
         p.disabled,
         p.pending
     );
+    let attempted_again = push_delivery::Entity::find()
+        .join(
+            sea_orm::JoinType::InnerJoin,
+            push_delivery::Relation::Notification.def(),
+        )
+        .filter(notification::Column::MeetingId.eq(meeting))
+        .filter(push_delivery::Column::Attempts.gt(1))
+        .count(db)
+        .await
+        .expect("count retried deliveries");
     println!(
-        "{tag} delivered {reached} of {devices}, lost {lost}, duplicates {duplicates}; {extra} messages to other (demo) devices"
+        "{tag} delivered {reached} of {devices}, lost {lost}, duplicates {duplicates}; {attempted_again} deliveries took more than one attempt; {extra} messages to other (demo) devices"
     );
     let mut failures = Vec::new();
     if lost > 0 {
