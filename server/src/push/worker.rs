@@ -21,8 +21,8 @@ use graphql_schema::domain::{notify, now};
 use rand::Rng as _;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-    Statement, TransactionTrait as _, Value,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait as _,
+    QueryFilter, QueryOrder as _, QuerySelect as _, Statement, TransactionTrait as _, Value,
 };
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{PushConfig, PushMessage, PushSender, SendOutcome};
+use crate::metrics::{Metrics, PushOutcome};
 
 /// Delay before retrying after THIRD_PARTY_AUTH_ERROR: operators need time to fix
 /// the credentials, and hammering FCM does not help.
@@ -38,6 +39,9 @@ const CREDENTIALS_RETRY: Duration = Duration::from_secs(15 * 60);
 /// Consecutive failures of a fan-out step retried at once before the worker lets the
 /// fan-out's lease run out.
 const FANOUT_ATTEMPTS: u32 = 5;
+
+/// How often the outbox gauges of `/metrics` are sampled.
+const GAUGE_EVERY: Duration = Duration::from_secs(1);
 
 /// Longest delay between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(60 * 60);
@@ -85,6 +89,7 @@ impl PushWorker {
         db: DatabaseConnection,
         sender: Arc<dyn PushSender>,
         events: Arc<dyn EventBus>,
+        metrics: Metrics,
         settings: WorkerSettings,
     ) -> Self {
         let stop = CancellationToken::new();
@@ -93,6 +98,7 @@ impl PushWorker {
             db: db.clone(),
             sender,
             events,
+            metrics,
             settings,
             wake,
         });
@@ -106,6 +112,8 @@ impl PushWorker {
         tasks.push(tokio::spawn(async move { s.fanout_loop(st).await }));
         let (s, st) = (shared.clone(), stop.clone());
         tasks.push(tokio::spawn(async move { s.reminder_loop(st).await }));
+        let (s, st) = (shared.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move { s.gauge_loop(st).await }));
         let (s, st) = (shared, stop.clone());
         tasks.push(tokio::spawn(async move { s.listen(st).await }));
         Self { db, stop, tasks }
@@ -134,6 +142,7 @@ struct Shared {
     db: DatabaseConnection,
     sender: Arc<dyn PushSender>,
     events: Arc<dyn EventBus>,
+    metrics: Metrics,
     settings: WorkerSettings,
     wake: Arc<Notify>,
 }
@@ -284,6 +293,22 @@ impl Shared {
         }
     }
 
+    /// Samples the outbox for the `/metrics` gauges, once a second.
+    async fn gauge_loop(&self, stop: CancellationToken) {
+        loop {
+            match outbox_gauges(&self.db).await {
+                Ok((due, scheduled, oldest)) => {
+                    self.metrics.set_push_outbox(due, scheduled, oldest);
+                }
+                Err(error) => tracing::warn!(error = ?error, "cannot sample the push outbox"),
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(GAUGE_EVERY) => {}
+            }
+        }
+    }
+
     /// Claims, sends and records one batch; how many deliveries it claimed.
     async fn deliver_batch(&self) -> anyhow::Result<usize> {
         let claimed = self.claim().await?;
@@ -343,13 +368,16 @@ impl Shared {
         let sender = &self.sender;
         let results: Vec<(Claimed, SendOutcome)> = futures::stream::iter(to_send)
             .map(|(c, m)| async move {
+                let started = std::time::Instant::now();
                 let outcome = sender.send(&m).await;
+                self.metrics.observe_push_send(started.elapsed());
                 (c, outcome)
             })
             .buffer_unordered(self.settings.concurrency)
             .collect()
             .await;
         let at = now();
+        let mut auth_errors = 0_u64;
         for (c, outcome) in results {
             let record = match outcome {
                 SendOutcome::Sent => Record::Sent,
@@ -357,18 +385,44 @@ impl Shared {
                     tracing::debug!(delivery = %c.id, attempts = c.attempts, %error, "push delivery to be retried");
                     self.retry(&c, at, self.backoff(c.attempts, retry_after), error)
                 }
-                SendOutcome::CredentialsBroken { error } => self.retry(
-                    &c,
-                    at,
-                    CREDENTIALS_RETRY.max(self.backoff(c.attempts, None)),
-                    error,
-                ),
+                SendOutcome::CredentialsBroken { error } => {
+                    auth_errors += 1;
+                    self.retry(
+                        &c,
+                        at,
+                        CREDENTIALS_RETRY.max(self.backoff(c.attempts, None)),
+                        error,
+                    )
+                }
                 SendOutcome::DeviceGone { error } => Record::Disabled(error),
                 SendOutcome::Rejected { error } => Record::Dead(error),
             };
             records.push((c, record));
         }
+        let mut tally = [0_u64; PushOutcome::ALL.len()];
+        let mut count_as = |o: PushOutcome| {
+            if let Some(i) = PushOutcome::ALL.iter().position(|x| *x == o) {
+                tally[i] += 1;
+            }
+        };
+        for (_, record) in &records {
+            count_as(match record {
+                Record::Sent => PushOutcome::Sent,
+                Record::Retry { .. } => PushOutcome::Retried,
+                Record::Dead(_) => PushOutcome::Dead,
+                Record::Disabled(_) => PushOutcome::DeviceDisabled,
+            });
+        }
+        for _ in 0..auth_errors {
+            count_as(PushOutcome::AuthError);
+        }
         self.record(records, at).await?;
+        // Counted once recorded: a batch whose outcomes are lost goes out again.
+        for (outcome, n) in PushOutcome::ALL.into_iter().zip(tally) {
+            if n > 0 {
+                self.metrics.observe_push(outcome, n);
+            }
+        }
         Ok(count)
     }
 
@@ -536,6 +590,38 @@ impl Shared {
         txn.commit().await?;
         Ok(())
     }
+}
+
+/// Pending deliveries due now and scheduled later, and how long the oldest due one
+/// has waited.
+async fn outbox_gauges(db: &DatabaseConnection) -> anyhow::Result<(i64, i64, Duration)> {
+    let at = now();
+    let due_rows = || {
+        push_delivery::Entity::find()
+            .filter(push_delivery::Column::Status.eq(DeliveryStatus::Pending))
+            .filter(push_delivery::Column::NextAttemptAt.lte(at))
+    };
+    let due = due_rows().count(db).await?;
+    let scheduled = push_delivery::Entity::find()
+        .filter(push_delivery::Column::Status.eq(DeliveryStatus::Pending))
+        .filter(push_delivery::Column::NextAttemptAt.gt(at))
+        .count(db)
+        .await?;
+    let oldest: Option<DateTime<Utc>> = due_rows()
+        .select_only()
+        .column(push_delivery::Column::NextAttemptAt)
+        .order_by_asc(push_delivery::Column::NextAttemptAt)
+        .into_tuple()
+        .one(db)
+        .await?;
+    let waited = oldest
+        .and_then(|t| (at - t).to_std().ok())
+        .unwrap_or_default();
+    Ok((
+        i64::try_from(due).unwrap_or(i64::MAX),
+        i64::try_from(scheduled).unwrap_or(i64::MAX),
+        waited,
+    ))
 }
 
 async fn finish(

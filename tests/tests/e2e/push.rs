@@ -690,6 +690,30 @@ async fn fcm_errors_are_handled_per_class() {
             "backoff spaces the attempts: {tries}"
         );
 
+        // /metrics counts each outcome: 2 sent (storm and quota, in the end), 3 tokens
+        // gone, 3 given up (bad payload, broken credentials, the endless storm), 1 auth
+        // error, and every passing failure retried.
+        let retried = 3 + 1 + (tries - 1);
+        let sends = env.fake.received().len();
+        eventually(Duration::from_secs(5), "the push metrics", || async {
+            let text = app.get("/metrics").await.text().await.unwrap();
+            let outcome = |o: &str| {
+                metric(
+                    &text,
+                    &format!("beatline_push_deliveries_total{{outcome=\"{o}\"}}"),
+                )
+            };
+            outcome("sent") == Some(2.0)
+                && outcome("device_disabled") == Some(3.0)
+                && outcome("dead") == Some(3.0)
+                && outcome("auth_error") == Some(1.0)
+                && outcome("retried") == Some(retried as f64)
+                && metric(&text, "beatline_push_send_duration_seconds_count") == Some(sends as f64)
+                && metric(&text, "beatline_push_outbox_deliveries{state=\"due\"}") == Some(0.0)
+                && metric(&text, "beatline_push_outbox_oldest_due_seconds") == Some(0.0)
+        })
+        .await;
+
         // The disabled device shows as such, and registering it again turns it back on.
         let dead_user = &users[0];
         let mine = app
@@ -701,6 +725,13 @@ async fn fcm_errors_are_handled_per_class() {
         env
     })
     .await;
+}
+
+/// The value of one series (`name{labels}`, as Prometheus writes it) in `/metrics`.
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
 }
 
 #[tokio::test]
