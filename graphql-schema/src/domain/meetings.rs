@@ -328,6 +328,9 @@ fn notice(kind: NoticeKind, m: &meeting::Model, recipients: Vec<Uuid>, actor: Uu
         params: serde_json::json!({
             "title": m.title,
             "when": local_when(m),
+            // Shown in each recipient's own zone and language (`notify::render`).
+            "startsAt": m.starts_at.to_rfc3339(),
+            "place": m.place_name,
             "meetingId": m.id.to_string(),
             "beatId": m.beat_id.to_string(),
         }),

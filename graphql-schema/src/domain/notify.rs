@@ -177,8 +177,19 @@ impl Audience {
     }
 }
 
-/// Texts of a notice in a language.
-pub fn render(kind: NoticeKind, locale: &str, params: &serde_json::Value) -> (String, String) {
+/// Texts of a notice for a recipient with a language (`en`, `es-MX`...) and a time
+/// zone (IANA, e.g. `America/Chicago`).
+///
+/// Meeting notices carry `startsAt` (RFC 3339) and `place`: their body is the start
+/// time in the recipient's zone and language ("Tue, Dec 8, 6:30 PM" or "mar 8 dic,
+/// 18:30") and the place; notices written before those parameters existed show their
+/// `when` text.
+pub fn render(
+    kind: NoticeKind,
+    locale: &str,
+    time_zone: &str,
+    params: &serde_json::Value,
+) -> (String, String) {
     let p = |k: &str| {
         params
             .get(k)
@@ -187,6 +198,7 @@ pub fn render(kind: NoticeKind, locale: &str, params: &serde_json::Value) -> (St
             .to_owned()
     };
     let spanish = locale.starts_with("es");
+    let when = || meeting_when(params, locale, time_zone).unwrap_or_else(|| p("when"));
     match (kind, spanish) {
         (NoticeKind::ProblemStatusChanged, false) => (
             format!(
@@ -218,26 +230,23 @@ pub fn render(kind: NoticeKind, locale: &str, params: &serde_json::Value) -> (St
             (format!("Se le asignó {}", p("reference")), p("title"))
         }
         (NoticeKind::MeetingScheduled, false) => {
-            (format!("New beat meeting: {}", p("title")), p("when"))
+            (format!("New beat meeting: {}", p("title")), when())
         }
-        (NoticeKind::MeetingScheduled, true) => (
-            format!("Nueva reunión del sector: {}", p("title")),
-            p("when"),
-        ),
-        (NoticeKind::MeetingChanged, false) => {
-            (format!("Meeting changed: {}", p("title")), p("when"))
+        (NoticeKind::MeetingScheduled, true) => {
+            (format!("Nueva reunión del sector: {}", p("title")), when())
         }
+        (NoticeKind::MeetingChanged, false) => (format!("Meeting changed: {}", p("title")), when()),
         (NoticeKind::MeetingChanged, true) => {
-            (format!("Cambio de reunión: {}", p("title")), p("when"))
+            (format!("Cambio de reunión: {}", p("title")), when())
         }
         (NoticeKind::MeetingCancelled, false) => {
-            (format!("Meeting cancelled: {}", p("title")), p("when"))
+            (format!("Meeting cancelled: {}", p("title")), when())
         }
         (NoticeKind::MeetingCancelled, true) => {
-            (format!("Reunión cancelada: {}", p("title")), p("when"))
+            (format!("Reunión cancelada: {}", p("title")), when())
         }
-        (NoticeKind::MeetingReminder, false) => (format!("Tomorrow: {}", p("title")), p("when")),
-        (NoticeKind::MeetingReminder, true) => (format!("Mañana: {}", p("title")), p("when")),
+        (NoticeKind::MeetingReminder, false) => (format!("Tomorrow: {}", p("title")), when()),
+        (NoticeKind::MeetingReminder, true) => (format!("Mañana: {}", p("title")), when()),
         (NoticeKind::ActionItemAssigned, false) => {
             (format!("New action for you: {}", p("title")), p("due"))
         }
@@ -245,6 +254,35 @@ pub fn render(kind: NoticeKind, locale: &str, params: &serde_json::Value) -> (St
             (format!("Nueva tarea para usted: {}", p("title")), p("due"))
         }
     }
+}
+
+/// The start of a meeting in the recipient's zone and language, with its place:
+/// "Tue, Dec 8, 6:30 PM, Library" or "mar 8 dic, 18:30, Library". `None` without a
+/// readable `startsAt`. Unknown zones read as UTC; languages other than Spanish as
+/// US English.
+pub fn meeting_when(params: &serde_json::Value, locale: &str, time_zone: &str) -> Option<String> {
+    let starts = params.get("startsAt")?.as_str()?;
+    let starts = DateTime::parse_from_rfc3339(starts).ok()?;
+    let tz: chrono_tz::Tz = time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let local = starts.with_timezone(&tz);
+    let mut text = if locale.starts_with("es") {
+        local
+            .format_localized("%a %-d %b, %H:%M", chrono::Locale::es_ES)
+            .to_string()
+    } else {
+        local
+            .format_localized("%a, %b %-d, %-I:%M %p", chrono::Locale::en_US)
+            .to_string()
+    };
+    if let Some(place) = params
+        .get("place")
+        .and_then(|v| v.as_str())
+        .filter(|p| !p.trim().is_empty())
+    {
+        text.push_str(", ");
+        text.push_str(place);
+    }
+    Some(text)
 }
 
 /// A problem status (`IN_PROGRESS`) in words of the language; unknown values as given.
@@ -537,7 +575,7 @@ async fn write_for_users(
     let mut notifications = Vec::with_capacity(users.len());
     let mut deliveries = Vec::new();
     for u in users {
-        let (title, body) = render(content.kind, &u.locale, &content.params);
+        let (title, body) = render(content.kind, &u.locale, &u.time_zone, &content.params);
         let n = notification::Model {
             id: Uuid::now_v7(),
             user_id: u.id,
@@ -874,7 +912,12 @@ pub async fn enqueue_due_meeting_reminders(db: &DatabaseConnection) -> AppResult
             actor: None,
             problem_id: None,
             meeting_id: Some(m.id),
-            params: serde_json::json!({ "title": m.title, "when": when }),
+            params: serde_json::json!({
+                "title": m.title,
+                "when": when,
+                "startsAt": m.starts_at.to_rfc3339(),
+                "place": m.place_name,
+            }),
         };
         enqueue_audience(&txn, notice, Audience::MeetingAudience(m.id)).await?;
         txn.commit().await?;
@@ -962,6 +1005,46 @@ mod tests {
         assert!(QuietHours::parse(Some("25:00"), Some("07:00")).is_err());
         assert!(QuietHours::parse(Some("07:00"), Some("07:00")).is_err());
         assert!(matches!(QuietHours::parse(None, None), Ok(None)));
+    }
+
+    #[test]
+    fn meeting_times_are_in_the_recipients_zone_and_language() {
+        // 18:30 on Tuesday 8 December 2026 in Chicago (CST, UTC-6).
+        let params = serde_json::json!({
+            "title": "Beat 1011 community meeting",
+            "when": "Tue 8 Dec 2026, 18:30 (America/Chicago)",
+            "startsAt": "2026-12-09T00:30:00+00:00",
+            "place": "Library",
+        });
+        let chicago = "America/Chicago";
+        assert_eq!(
+            meeting_when(&params, "en", chicago).as_deref(),
+            Some("Tue, Dec 8, 6:30 PM, Library")
+        );
+        assert_eq!(
+            meeting_when(&params, "es-MX", chicago).as_deref(),
+            Some("mar 8 dic, 18:30, Library")
+        );
+        // The same meeting seen from Madrid (UTC+1) is past midnight, on Wednesday.
+        assert_eq!(
+            meeting_when(&params, "es", "Europe/Madrid").as_deref(),
+            Some("mié 9 dic, 01:30, Library")
+        );
+        // Morning, and an unknown language, read as US English.
+        let morning = serde_json::json!({ "startsAt": "2026-07-04T14:05:00Z" });
+        assert_eq!(
+            meeting_when(&morning, "fr", chicago).as_deref(),
+            Some("Sat, Jul 4, 9:05 AM")
+        );
+        let (title, body) = render(NoticeKind::MeetingReminder, "es", chicago, &params);
+        assert_eq!(title, "Mañana: Beat 1011 community meeting");
+        assert_eq!(body, "mar 8 dic, 18:30, Library");
+        // A notice written before `startsAt` existed keeps its text.
+        let old = serde_json::json!({ "title": "T", "when": "Thu 18:30" });
+        assert_eq!(
+            render(NoticeKind::MeetingScheduled, "en", chicago, &old).1,
+            "Thu 18:30"
+        );
     }
 
     #[test]

@@ -954,6 +954,77 @@ async fn meeting_reminders_go_out_once_a_day_ahead() {
     .await;
 }
 
+#[tokio::test]
+async fn meeting_times_are_shown_in_each_recipients_zone_and_language() {
+    each_backend(Options::default(), |app| async move {
+        let register = |email: &'static str, locale: &'static str, zone: &'static str| {
+            let app = &app;
+            async move {
+                let data = app
+                    .data(
+                        REGISTER,
+                        json!({ "i": { "email": email, "password": STRONG, "displayName": "R", "locale": locale, "timeZone": zone } }),
+                    )
+                    .await;
+                data["register"]["accessToken"].as_str().unwrap().to_owned()
+            }
+        };
+        let chicago_en = register("ben@example.org", "en", "America/Chicago").await;
+        let chicago_es = register("ana@example.org", "es", "America/Chicago").await;
+        let madrid_es = register("eva@example.org", "es-ES", "Europe/Madrid").await;
+        let beat = beat::Entity::find()
+            .filter(beat::Column::Code.eq("1011"))
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        for token in [&chicago_en, &chicago_es, &madrid_es] {
+            app.data_as(
+                Some(token),
+                "mutation($b: ID!) { followBeat(beatId: $b) { id } }",
+                json!({ "b": beat.id }),
+            )
+            .await;
+        }
+        let officer = app.demo_login("officer.1011@demo.beatline.city").await;
+        // 18:30 on Monday 9 December 2030 in Chicago (CST, UTC-6).
+        app.data_as(
+            Some(&officer),
+            "mutation($i: ScheduleMeetingInput!) { scheduleMeeting(input: $i) { id } }",
+            json!({ "i": {
+                "beatId": beat.id,
+                "title": "Beat 1011 community meeting",
+                "startsAt": "2030-12-10T00:30:00Z",
+                "endsAt": "2030-12-10T02:00:00Z",
+                "timeZone": "America/Chicago",
+                "placeName": "Library",
+                "idempotencyKey": Uuid::now_v7().to_string(),
+            }}),
+        )
+        .await;
+        let body_for = |token: String| {
+            let app = &app;
+            async move {
+                let inbox = app.data_as(Some(&token), INBOX, json!({ "f": 10 })).await;
+                let edges = inbox["notifications"]["edges"].as_array().unwrap().clone();
+                let meeting = edges
+                    .iter()
+                    .find(|e| e["node"]["kind"] == "MEETING_SCHEDULED")
+                    .unwrap_or_else(|| panic!("[{:?}] no meeting notice: {inbox}", app.backend));
+                meeting["node"]["body"].as_str().unwrap().to_owned()
+            }
+        };
+        assert_eq!(body_for(chicago_en).await, "Mon, Dec 9, 6:30 PM, Library");
+        assert_eq!(body_for(chicago_es).await, "lun 9 dic, 18:30, Library");
+        assert_eq!(
+            body_for(madrid_es).await,
+            "mar 10 dic, 01:30, Library",
+            "past midnight in Madrid"
+        );
+    })
+    .await;
+}
+
 /// Inserts `n` residents with one Android phone each (set-up straight in the database);
 /// returns their ids and phone tokens.
 async fn residents_with_phones(app: &TestApp, n: usize, prefix: &str) -> Vec<(Uuid, String)> {
