@@ -266,7 +266,10 @@ fn message_json(message: &PushMessage, body: &str) -> Value {
     if let Some(key) = &message.collapse_key {
         match message.platform {
             DevicePlatform::Android => {
-                m["android"] = json!({ "collapse_key": key });
+                // collapse_key keeps one message per key while the phone is offline;
+                // the tag makes a newer one (or a duplicate after a crash) replace the
+                // notification already shown, as apns-collapse-id does on iOS.
+                m["android"] = json!({ "collapse_key": key, "notification": { "tag": key } });
             }
             DevicePlatform::Ios => {
                 // apns-collapse-id is at most 64 bytes; our keys are 40 to 41.
@@ -312,6 +315,10 @@ mod tests {
         assert!(wire.len() <= MAX_PAYLOAD, "{}", wire.len());
         let v: Value = serde_json::from_str(&wire).unwrap_or(Value::Null);
         assert_eq!(v["message"]["android"]["collapse_key"], "problem-0123");
+        assert_eq!(
+            v["message"]["android"]["notification"]["tag"],
+            "problem-0123"
+        );
         let short = wire_message(&message("hello"));
         assert!(short.contains("\"hello\""));
     }

@@ -2,10 +2,24 @@
 //!
 //! Delivery loop: claim a batch of due deliveries (PostgreSQL: `FOR UPDATE SKIP
 //! LOCKED`, so replicas share the work; SQLite: one writer at a time anyway), pushing
-//! their `next_attempt_at` forward by a lease in the same statement; send them
-//! concurrently; record each outcome. A worker that dies mid-batch leaves its claimed
-//! rows pending: they are due again when the lease runs out, and go out again (at most
-//! one duplicate per notification and device, for those sent but not yet recorded).
+//! their `next_attempt_at` forward by a lease and counting the attempt in the same
+//! statement; send them concurrently; record each outcome. No send starts after half
+//! the lease (the rest of the batch is handed back unsent), so a live worker's pushes
+//! have all ended, and been recorded, before anyone else may claim them again.
+//!
+//! Duplicates. A worker that dies mid-batch leaves its claimed rows pending: they are
+//! due again when the lease runs out, and go out again. Those sent but not yet recorded
+//! when it died are sent twice: at most one duplicate per notification and device for
+//! one crash. Two crashes within one lease add nothing: the rows of the first are
+//! still leased while the second runs, and both sets go out once more when their
+//! leases end. A third copy needs the same delivery to be caught in flight by two
+//! crashes, the second one after the first lease ran out, while the delivery was being
+//! re-sent. That cannot be ruled out without risking a loss: FCM v1 has no idempotency
+//! key, so after a crash nobody can tell a push that reached FCM from one that did not,
+//! and not re-sending after the second crash would drop those that did not. Never
+//! losing one is the rule; on the phone, duplicates replace each other (Android
+//! notification tag and APNs collapse id per problem or meeting, and the
+//! `notificationId` in the data for the app).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -160,9 +174,15 @@ struct Claimed {
 /// What to record for a delivery.
 enum Record {
     Sent,
-    Retry { at: DateTime<Utc>, error: String },
+    Retry {
+        at: DateTime<Utc>,
+        error: String,
+    },
     Dead(String),
     Disabled(String),
+    /// Not sent: the batch ran past half its lease. Due again at once, attempt not
+    /// counted.
+    Release,
 }
 
 impl Shared {
@@ -311,6 +331,7 @@ impl Shared {
 
     /// Claims, sends and records one batch; how many deliveries it claimed.
     async fn deliver_batch(&self) -> anyhow::Result<usize> {
+        let claimed_at = std::time::Instant::now();
         let claimed = self.claim().await?;
         if claimed.is_empty() {
             return Ok(0);
@@ -366,19 +387,32 @@ impl Shared {
             }
         }
         let sender = &self.sender;
-        let results: Vec<(Claimed, SendOutcome)> = futures::stream::iter(to_send)
+        // No send starts after half the lease: every send then ends (the provider's
+        // timeout is shorter) and is recorded before the lease runs out, so another
+        // worker never claims a delivery whose push is still in flight.
+        let cutoff = self.settings.lease / 2;
+        let results: Vec<(Claimed, Option<SendOutcome>)> = futures::stream::iter(to_send)
             .map(|(c, m)| async move {
+                if claimed_at.elapsed() >= cutoff {
+                    return (c, None);
+                }
                 let started = std::time::Instant::now();
                 let outcome = sender.send(&m).await;
                 self.metrics.observe_push_send(started.elapsed());
-                (c, outcome)
+                (c, Some(outcome))
             })
             .buffer_unordered(self.settings.concurrency)
             .collect()
             .await;
         let at = now();
         let mut auth_errors = 0_u64;
+        let mut released = 0_usize;
         for (c, outcome) in results {
+            let Some(outcome) = outcome else {
+                released += 1;
+                records.push((c, Record::Release));
+                continue;
+            };
             let record = match outcome {
                 SendOutcome::Sent => Record::Sent,
                 SendOutcome::Retry { retry_after, error } => {
@@ -399,6 +433,14 @@ impl Shared {
             };
             records.push((c, record));
         }
+        if released > 0 {
+            tracing::warn!(
+                released,
+                lease_secs = self.settings.lease.as_secs(),
+                "a push batch ran past half its lease: the rest goes out in the next batch; \
+                 raise BEATLINE_PUSH_LEASE_SECS or lower BEATLINE_PUSH_BATCH_SIZE"
+            );
+        }
         let mut tally = [0_u64; PushOutcome::ALL.len()];
         let mut count_as = |o: PushOutcome| {
             if let Some(i) = PushOutcome::ALL.iter().position(|x| *x == o) {
@@ -406,12 +448,13 @@ impl Shared {
             }
         };
         for (_, record) in &records {
-            count_as(match record {
-                Record::Sent => PushOutcome::Sent,
-                Record::Retry { .. } => PushOutcome::Retried,
-                Record::Dead(_) => PushOutcome::Dead,
-                Record::Disabled(_) => PushOutcome::DeviceDisabled,
-            });
+            match record {
+                Record::Sent => count_as(PushOutcome::Sent),
+                Record::Retry { .. } => count_as(PushOutcome::Retried),
+                Record::Dead(_) => count_as(PushOutcome::Dead),
+                Record::Disabled(_) => count_as(PushOutcome::DeviceDisabled),
+                Record::Release => {}
+            }
         }
         for _ in 0..auth_errors {
             count_as(PushOutcome::AuthError);
@@ -506,11 +549,13 @@ impl Shared {
         at: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         let mut sent = Vec::new();
+        let mut released = Vec::new();
         let mut gone_devices: HashMap<Uuid, String> = HashMap::new();
         let txn = self.db.begin().await?;
         for (c, record) in records {
             match record {
                 Record::Sent => sent.push(c.id),
+                Record::Release => released.push(c),
                 Record::Retry { at: next, error } => {
                     push_delivery::Entity::update_many()
                         .col_expr(push_delivery::Column::NextAttemptAt, Expr::value(next))
@@ -522,6 +567,8 @@ impl Shared {
                         .col_expr(push_delivery::Column::UpdatedAt, Expr::value(at))
                         .filter(push_delivery::Column::Id.eq(c.id))
                         .filter(push_delivery::Column::Status.eq(DeliveryStatus::Pending))
+                        // Only our own claim: not one another worker took since.
+                        .filter(push_delivery::Column::Attempts.eq(c.attempts))
                         .exec(&txn)
                         .await?;
                 }
@@ -540,6 +587,34 @@ impl Shared {
                     .await?;
                     gone_devices.insert(c.device_id, error);
                 }
+            }
+        }
+        for chunk in released.chunks(MAX_IDS_PER_STATEMENT) {
+            for attempts in chunk
+                .iter()
+                .map(|c| c.attempts)
+                .collect::<std::collections::BTreeSet<_>>()
+            {
+                push_delivery::Entity::update_many()
+                    .col_expr(push_delivery::Column::NextAttemptAt, Expr::value(at))
+                    .col_expr(
+                        push_delivery::Column::LockedUntil,
+                        Expr::value(Option::<DateTime<Utc>>::None),
+                    )
+                    .col_expr(push_delivery::Column::Attempts, Expr::value(attempts - 1))
+                    .col_expr(push_delivery::Column::UpdatedAt, Expr::value(at))
+                    .filter(
+                        push_delivery::Column::Id.is_in(
+                            chunk
+                                .iter()
+                                .filter(|c| c.attempts == attempts)
+                                .map(|c| c.id),
+                        ),
+                    )
+                    .filter(push_delivery::Column::Status.eq(DeliveryStatus::Pending))
+                    .filter(push_delivery::Column::Attempts.eq(attempts))
+                    .exec(&txn)
+                    .await?;
             }
         }
         for chunk in sent.chunks(MAX_IDS_PER_STATEMENT) {

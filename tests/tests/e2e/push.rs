@@ -528,6 +528,7 @@ async fn a_status_change_reaches_every_follower_device_once() {
         let key = format!("problem-{}", problem.id.simple());
         let ana_android = &env.fake.received_for("ana-android")[0].message;
         assert_eq!(ana_android["android"]["collapse_key"], key.as_str());
+        assert_eq!(ana_android["android"]["notification"]["tag"], key.as_str(), "a newer push or a duplicate replaces the one shown");
         assert!(ana_android["notification"]["title"].as_str().unwrap().ends_with("ahora está resuelto"), "{ana_android}");
         assert_eq!(env.fake.received_for("ana-ios")[0].message["apns"]["headers"]["apns-collapse-id"], key.as_str());
         let ben_web = &env.fake.received_for("ben-web")[0].message;
@@ -869,6 +870,48 @@ async fn a_crash_mid_fan_out_loses_nothing() {
             "one notification and delivery per follower, even across the crash"
         );
         eprintln!("[{backend:?}] crash after {at_crash} pushes; {duplicates} sent twice");
+        env
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_provider_slower_than_the_lease_never_gets_a_push_twice() {
+    // A batch of 20 at 2 in flight, 300 ms each, takes 3 seconds: three leases. Sends
+    // start only in the first half of the lease; the rest of the batch is handed back,
+    // so no delivery is claimed again while its push is in flight.
+    let tuning = Tuning {
+        concurrency: 2,
+        batch: 20,
+        lease_secs: 1,
+        ..Tuning::default()
+    };
+    with_fcm(tuning, |env| async move {
+        const N: usize = 30;
+        let app = &env.app;
+        env.fake.set_latency(Duration::from_millis(300));
+        let people = residents_with_phones(app, N, "slow").await;
+        let problem = any_problem(app).await;
+        status_changed(
+            app,
+            &problem,
+            people.iter().map(|(id, _)| *id).collect(),
+            None,
+        )
+        .await;
+        eventually(Duration::from_secs(30), "every push recorded", || async {
+            let all = deliveries_of(app, NoticeKind::ProblemStatusChanged).await;
+            all.len() == N && all.iter().all(|d| d.status == DeliveryStatus::Sent)
+        })
+        .await;
+        for (_, token) in &people {
+            assert_eq!(
+                env.fake.received_for(token).len(),
+                1,
+                "[{:?}] {token} got its push exactly once",
+                app.backend
+            );
+        }
         env
     })
     .await;
