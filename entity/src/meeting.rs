@@ -52,6 +52,9 @@ pub struct Model {
     pub attendance_officers: Option<i32>,
     /// When the reminder was sent.
     pub reminder_sent_at: Option<DateTimeUtc>,
+    /// Optimistic-concurrency version, bumped by every change.
+    #[sea_orm(default_value = 1)]
+    pub version: i32,
     /// Creating user.
     pub created_by: Option<Uuid>,
     /// When the row was created.

@@ -9,7 +9,7 @@
 //! start-up code and CLI sub-commands, never in what a request can reach.
 
 use async_graphql::{ErrorExtensions, Response, ServerError};
-use sea_orm::{DbErr, RuntimeErr, SqlErr};
+use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr, SqlErr};
 
 /// A failure the API reports to its caller.
 ///
@@ -35,6 +35,12 @@ pub enum AppError {
     /// Too many attempts; try again after the given number of seconds.
     RateLimited {
         /// Seconds until the next attempt may succeed.
+        retry_after_secs: u64,
+    },
+    /// The server is overloaded (no database connection came free in time); the same
+    /// request is likely to succeed a moment later. Reported as `RATE_LIMITED`.
+    Busy {
+        /// Seconds after which a retry is sensible.
         retry_after_secs: u64,
     },
     /// Something broke on our side. The cause is logged, never shown.
@@ -74,6 +80,9 @@ impl AppError {
             Self::RateLimited { retry_after_secs } => {
                 format!("too many attempts; try again in {retry_after_secs} seconds")
             }
+            Self::Busy { retry_after_secs } => {
+                format!("the server is busy right now; try again in {retry_after_secs} seconds")
+            }
             Self::Internal(_) => {
                 "internal error: the request could not be completed; try again later".to_owned()
             }
@@ -88,7 +97,7 @@ impl AppError {
             Self::Forbidden(_) => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
             Self::Conflict { .. } => "CONFLICT",
-            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::RateLimited { .. } | Self::Busy { .. } => "RATE_LIMITED",
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -105,6 +114,14 @@ impl From<DbErr> for AppError {
                 Self::bad_input("a referenced object does not exist")
             }
             _ => {
+                // Every connection busy for the whole acquire timeout: overload, which
+                // the caller can retry, not a fault.
+                if let DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) = err {
+                    tracing::warn!("database pool exhausted; answering RATE_LIMITED");
+                    return Self::Busy {
+                        retry_after_secs: 1,
+                    };
+                }
                 if let DbErr::Conn(RuntimeErr::SqlxError(_)) | DbErr::ConnectionAcquire(_) = err {
                     tracing::error!(error = %err, "database unavailable");
                 }
@@ -132,7 +149,9 @@ impl ErrorExtensions for AppError {
                     current_version: Some(version),
                     ..
                 } => ext.set("currentVersion", *version),
-                Self::RateLimited { retry_after_secs } => ext.set("retryAfter", *retry_after_secs),
+                Self::RateLimited { retry_after_secs } | Self::Busy { retry_after_secs } => {
+                    ext.set("retryAfter", *retry_after_secs);
+                }
                 _ => {}
             }
         })
@@ -205,5 +224,30 @@ impl async_graphql::extensions::Extension for ErrorCodesExtension {
     ) -> futures::stream::BoxStream<'s, Response> {
         use futures::StreamExt as _;
         next.run(ctx, stream).map(ensure_error_codes).boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exhausted_pool_is_overload_not_a_fault() {
+        let err = AppError::from(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout));
+        assert_eq!(err.code(), "RATE_LIMITED");
+        assert!(err.message().contains("busy"), "{}", err.message());
+        let gql = err.extend();
+        let ext = gql.extensions.unwrap();
+        assert_eq!(
+            ext.get("retryAfter"),
+            Some(&async_graphql::Value::from(1_u64))
+        );
+    }
+
+    #[test]
+    fn a_closed_pool_is_internal() {
+        let err = AppError::from(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed));
+        assert_eq!(err.code(), "INTERNAL");
+        assert!(!err.message().contains("closed"));
     }
 }

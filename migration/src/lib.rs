@@ -10,6 +10,8 @@ pub mod m20261126_000010_problem_work;
 pub mod m20261126_000040_live_analytics_indexes;
 pub mod m20261126_100000_push_outbox;
 pub mod m20261126_100001_meeting_indexes;
+pub mod m20261126_200000_dashboard_indexes;
+pub mod m20261127_000001_meeting_version;
 
 /// Applies Beatline's migrations in order.
 pub struct Migrator;
@@ -24,6 +26,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000040_live_analytics_indexes::Migration),
             Box::new(m20261126_100000_push_outbox::Migration),
             Box::new(m20261126_100001_meeting_indexes::Migration),
+            Box::new(m20261126_200000_dashboard_indexes::Migration),
+            Box::new(m20261127_000001_meeting_version::Migration),
         ]
     }
 }

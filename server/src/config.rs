@@ -29,6 +29,8 @@ pub const KNOWN_ENV: &[&str] = &[
     "BEATLINE_PUSH_RETRY_BASE_MS",
     "BEATLINE_PUSH_RETRY_WINDOW_SECS",
     "BEATLINE_PUSH_POLL_MS",
+    "BEATLINE_ACCESS_TOKEN_TTL_SECS",
+    "BEATLINE_WS_INIT_TIMEOUT_MS",
 ];
 
 /// Beatline: a backend for community policing. Residents report neighbourhood
@@ -140,6 +142,53 @@ pub struct ServeConfig {
     /// Push notifications: provider and delivery tuning.
     #[command(flatten)]
     pub push: crate::push::PushConfig,
+    /// Access tokens and live connections: how long they last.
+    #[command(flatten)]
+    pub sessions: SessionConfig,
+}
+
+/// How long access tokens and live (WebSocket) connections last.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct SessionConfig {
+    /// Seconds an access token lives. A WebSocket opened with it is closed (4401) when
+    /// it expires.
+    #[arg(
+        long,
+        env = "BEATLINE_ACCESS_TOKEN_TTL_SECS",
+        default_value_t = 900,
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
+    )]
+    pub access_token_ttl_secs: u64,
+    /// Milliseconds a new WebSocket may take to send `connection_init` before it is
+    /// closed (4408, as graphql-transport-ws asks).
+    #[arg(
+        long,
+        env = "BEATLINE_WS_INIT_TIMEOUT_MS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub ws_init_timeout_ms: u64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            access_token_ttl_secs: 900,
+            ws_init_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl SessionConfig {
+    /// How long an access token lives.
+    pub fn access_token_ttl(&self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::try_from(self.access_token_ttl_secs).unwrap_or(i64::MAX))
+    }
+
+    /// How long a new WebSocket may take to send `connection_init`.
+    pub fn ws_init_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.ws_init_timeout_ms)
+    }
 }
 
 /// A secret value that never prints.

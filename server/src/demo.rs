@@ -850,6 +850,7 @@ async fn seed(db: &DatabaseConnection) -> anyhow::Result<()> {
                 attendance_residents: None,
                 attendance_officers: None,
                 reminder_sent_at: None,
+                version: 1,
                 created_by: series.created_by,
                 created_at: now,
                 updated_at: now,

@@ -28,6 +28,10 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// The metrics registry.
     pub metrics: Metrics,
+    /// Ends live connections whose session ended.
+    pub sessions: crate::live::SessionWatch,
+    /// How long a new WebSocket may take to send `connection_init`.
+    pub ws_init_timeout: std::time::Duration,
 }
 
 /// Largest GraphQL request body (JSON); uploads have their own limits.
@@ -238,6 +242,7 @@ fn calendar_response(result: graphql_schema::AppResult<String>) -> Response {
             let status = match &error {
                 AppError::NotFound(_) => StatusCode::NOT_FOUND,
                 AppError::BadInput(_) => StatusCode::BAD_REQUEST,
+                AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
             if let AppError::Internal(cause) = &error {

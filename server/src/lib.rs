@@ -87,6 +87,7 @@ pub async fn start(
     let metrics = Metrics::new()?;
     let db = db::connect(common, Some(metrics.clone())).await?;
     db::migrate(&db).await?;
+    db::refresh_statistics(&db).await;
     if serve.demo {
         demo::seed_if_empty(&db).await?;
     }
@@ -114,10 +115,12 @@ pub async fn start(
     );
     let push_metrics = metrics.clone();
     let state = AppState {
+        sessions: live::SessionWatch::start(api.events.as_ref()),
         schema,
         api,
         db: db.clone(),
         metrics,
+        ws_init_timeout: serve.sessions.ws_init_timeout(),
     };
     let routes = http::routes(state, serve.graphiql_enabled());
     spawn_idempotency_purge(db.clone());
@@ -194,7 +197,8 @@ fn spawn_meeting_horizon(db: sea_orm::DatabaseConnection) {
 /// production) a random secret made at start.
 fn token_keys(serve: &ServeConfig) -> anyhow::Result<TokenKeys> {
     if let Some(secret) = &serve.jwt_secret {
-        return Ok(TokenKeys::from_secret(secret.expose().as_bytes()));
+        return Ok(TokenKeys::from_secret(secret.expose().as_bytes())
+            .with_access_ttl(serve.sessions.access_token_ttl()));
     }
     if serve.profile == Profile::Production {
         anyhow::bail!(
@@ -206,10 +210,11 @@ fn token_keys(serve: &ServeConfig) -> anyhow::Result<TokenKeys> {
     tracing::warn!(
         "BEATLINE_JWT_SECRET is not set: signing tokens with a random secret generated at start; sessions end when the server restarts"
     );
-    Ok(TokenKeys::from_secret(&secret))
+    Ok(TokenKeys::from_secret(&secret).with_access_ttl(serve.sessions.access_token_ttl()))
 }
 
-/// Removes expired idempotency keys once an hour.
+/// Removes expired idempotency keys once an hour, and refreshes SQLite's planner
+/// statistics.
 fn spawn_idempotency_purge(db: DatabaseConnection) {
     tokio::spawn(async move {
         let hour = Duration::from_secs(3600);
@@ -221,6 +226,7 @@ fn spawn_idempotency_purge(db: DatabaseConnection) {
                 Ok(n) => tracing::info!(removed = n, "expired idempotency keys removed"),
                 Err(e) => tracing::warn!(error = ?e, "cannot purge idempotency keys"),
             }
+            crate::db::refresh_statistics(&db).await;
         }
     });
 }

@@ -7,6 +7,11 @@ use beatline_server::{cli, db, demo, seed_problems, start};
 use clap::Parser as _;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc instead of the system allocator: under load, glibc's malloc took a quarter
+/// of the server's CPU time in the list benchmark (see docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -140,6 +140,22 @@ pub async fn seed_problems(db: &DatabaseConnection, count: u64) -> anyhow::Resul
                     _ => ProblemStatus::NotActionable,
                 }
             };
+            // Realistic work times, so the dashboard and the equity report have
+            // durations to compute: acknowledged within minutes to a few days, resolved
+            // within hours to weeks (skewed short), never in the future.
+            let acknowledged_at = (status != ProblemStatus::New).then(|| {
+                let minutes = (rng.random::<f64>().powi(3) * 4.0 * 1440.0) as i64 + 5;
+                Ord::min(created_at + Duration::minutes(minutes), now)
+            });
+            let resolved_at = matches!(status, ProblemStatus::Resolved | ProblemStatus::Closed)
+                .then(|| {
+                    let minutes = (rng.random::<f64>().powi(2) * 30.0 * 1440.0) as i64 + 60;
+                    let ack = acknowledged_at.unwrap_or(created_at);
+                    Ord::min(ack + Duration::minutes(minutes), now)
+                });
+            let closed_at = (status == ProblemStatus::Closed)
+                .then(|| resolved_at.map(|r| Ord::min(r + Duration::days(3), now)))
+                .flatten();
             let reporter = residents[rng.random_range(0..residents.len())];
             let id = Uuid::now_v7();
             let number = first_number + (made as i64) + problems.len() as i64;
@@ -169,10 +185,13 @@ pub async fn seed_problems(db: &DatabaseConnection, count: u64) -> anyhow::Resul
                     support_count: rng.random_range(0..30),
                     version: 1,
                     created_at,
-                    updated_at: created_at,
-                    acknowledged_at: None,
-                    resolved_at: None,
-                    closed_at: None,
+                    updated_at: closed_at
+                        .or(resolved_at)
+                        .or(acknowledged_at)
+                        .unwrap_or(created_at),
+                    acknowledged_at,
+                    resolved_at,
+                    closed_at,
                 }
                 .into_active_model(),
             );

@@ -19,7 +19,7 @@ use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 
 use beatline_server::RunningServer;
-use beatline_server::config::{CommonConfig, LogFormat, Profile, ServeConfig};
+use beatline_server::config::{CommonConfig, LogFormat, Profile, ServeConfig, SessionConfig};
 use futures::FutureExt as _;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
@@ -46,6 +46,8 @@ pub struct Options {
     pub demo: bool,
     /// Run with the production profile (no GraphiQL, no introspection).
     pub production: bool,
+    /// How long access tokens and new WebSockets' `connection_init` may take.
+    pub sessions: SessionConfig,
 }
 
 impl Default for Options {
@@ -53,6 +55,7 @@ impl Default for Options {
         Self {
             demo: true,
             production: false,
+            sessions: SessionConfig::default(),
         }
     }
 }
@@ -279,6 +282,7 @@ pub async fn spawn_replica(app: &TestApp) -> RunningServer {
         jwt_secret: Some(TEST_JWT_SECRET.parse().expect("secret")),
         photo_dir: None,
         push: beatline_server::push::PushConfig::default(),
+        sessions: SessionConfig::default(),
     };
     beatline_server::start(&common, &serve, false)
         .await
@@ -320,6 +324,7 @@ async fn spawn_on(
             uuid::Uuid::now_v7().simple()
         ))),
         push: beatline_server::push::PushConfig::default(),
+        sessions: options.sessions,
     };
     match beatline_server::start(&common, &serve, false).await {
         Ok(server) => (server, database),

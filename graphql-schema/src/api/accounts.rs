@@ -75,7 +75,8 @@ impl Me {
 /// A signed-in session: tokens and the account.
 #[derive(SimpleObject)]
 pub struct AuthPayload {
-    /// Short-lived (15 minutes) JWT: send it as `Authorization: Bearer <accessToken>`.
+    /// Short-lived JWT (15 minutes unless the server is configured otherwise; see
+    /// `accessTokenExpiresAt`): send it as `Authorization: Bearer <accessToken>`.
     pub access_token: String,
     /// When the access token expires.
     pub access_token_expires_at: DateTime<Utc>,
@@ -204,14 +205,16 @@ impl AccountMutation {
         refresh_token: String,
     ) -> Result<AuthPayload> {
         let api = api(ctx)?;
-        let (user, pair) = accounts::refresh(&api.db, &api.keys, &refresh_token).await?;
+        let (user, pair) =
+            accounts::refresh(&api.db, &api.keys, api.events.as_ref(), &refresh_token).await?;
         Ok(payload(user, pair))
     }
 
     /// Ends the current session: its access and refresh tokens stop working.
     async fn logout(&self, ctx: &Context<'_>) -> Result<bool> {
         let principal = viewer(ctx).await?.principal()?.clone();
-        accounts::logout(&api(ctx)?.db, &principal).await?;
+        let api = api(ctx)?;
+        accounts::logout(&api.db, api.events.as_ref(), &principal).await?;
         Ok(true)
     }
 
@@ -220,7 +223,8 @@ impl AccountMutation {
     async fn delete_my_account(&self, ctx: &Context<'_>) -> Result<bool> {
         let principal = viewer(ctx).await?.principal()?.clone();
         let addr = meta(ctx)?.client_addr;
-        accounts::delete_my_account(&api(ctx)?.db, &principal, addr).await?;
+        let api = api(ctx)?;
+        accounts::delete_my_account(&api.db, api.events.as_ref(), &principal, addr).await?;
         Ok(true)
     }
 

@@ -5,10 +5,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use entity::{action_item, agenda_item, meeting_minutes, problem};
 
 use crate::api::loaders::load_err;
+use crate::api::meeting_loaders::MeetingKey;
+use crate::api::meetings::meeting_loaders;
 use crate::api::types::{PartnerOrganization, Problem};
 use crate::api::{parse_id, to_id};
 use crate::context::{api, loaders, viewer};
-use crate::domain::agenda::{self, ActionChange, NewAction, NewItem, Proposal};
+use crate::domain::agenda::{self, ActionChange, Agenda, ItemRef, NewAction, NewItem, Proposal};
 
 /// A section of the CAPS agenda, in meeting order.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -77,9 +79,10 @@ pub struct AgendaItem {
 /// An item on a meeting's agenda.
 #[Object]
 impl AgendaItem {
-    /// Stable id of the item.
+    /// Stable id of the item (the same before and after the agenda is stored); pass it
+    /// unchanged to `voteAgendaItem`, `removeAgendaItem` and `reorderAgendaItems`.
     async fn id(&self) -> ID {
-        to_id(self.row.id)
+        ID(ItemRef::encode(&self.row))
     }
     /// Its section.
     async fn section(&self) -> AgendaSection {
@@ -135,24 +138,42 @@ impl AgendaItem {
     }
 }
 
-/// Builds the agenda of a meeting for the viewer (used by `Meeting.agenda`).
+fn agenda_items(a: &Agenda, include_removed: bool) -> Vec<AgendaItem> {
+    a.shown(include_removed)
+        .map(|row| AgendaItem {
+            problem: row.problem_id.and_then(|p| a.problems.get(&p).cloned()),
+            action: row.action_item_id.and_then(|x| a.actions.get(&x).cloned()),
+            voted: a.my_vote == Some(row.id),
+            row: row.clone(),
+        })
+        .collect()
+}
+
+/// The agenda of a meeting for the viewer (used by `Meeting.agenda`), through the
+/// request's agenda loader, which a list of meetings primes in one batch.
 pub async fn meeting_agenda(
     ctx: &Context<'_>,
     meeting: &entity::meeting::Model,
     include_removed: bool,
 ) -> Result<Vec<AgendaItem>> {
     let viewer = viewer(ctx).await?;
-    let a = agenda::agenda(&api(ctx)?.db, viewer, meeting, include_removed).await?;
-    let mine = a.my_vote;
-    Ok(a.items
-        .into_iter()
-        .map(|row| AgendaItem {
-            problem: row.problem_id.and_then(|p| a.problems.get(&p).cloned()),
-            action: row.action_item_id.and_then(|x| a.actions.get(&x).cloned()),
-            voted: mine == Some(row.id),
-            row,
-        })
-        .collect())
+    let loaded = meeting_loaders(ctx)?
+        .agendas(viewer)
+        .load_one(MeetingKey(meeting.clone()))
+        .await
+        .map_err(load_err)?
+        .unwrap_or_default();
+    Ok(agenda_items(&loaded, include_removed))
+}
+
+/// The agenda of a meeting as it is after a change (not from the request's cache).
+async fn fresh_agenda(
+    ctx: &Context<'_>,
+    meeting: &entity::meeting::Model,
+) -> Result<Vec<AgendaItem>> {
+    let viewer = viewer(ctx).await?;
+    let a = agenda::agenda(&api(ctx)?.db, viewer, meeting).await?;
+    Ok(agenda_items(&a, false))
 }
 
 /// Published minutes of a meeting.
@@ -189,7 +210,8 @@ pub async fn meeting_minutes(
 
 /// Action items agreed at a meeting (used by `Meeting.actionItems`).
 pub async fn meeting_actions(ctx: &Context<'_>, meeting_id: uuid::Uuid) -> Result<Vec<ActionItem>> {
-    let rows = agenda::actions_of_meeting(&api(ctx)?.db, meeting_id).await?;
+    let loaded = meeting_loaders(ctx)?.actions.load_one(meeting_id).await;
+    let rows = loaded.map_err(load_err)?.unwrap_or_default();
     Ok(rows.into_iter().map(ActionItem).collect())
 }
 
@@ -383,7 +405,7 @@ impl AgendaMutation {
         #[graphql(desc = "The item.")] id: ID,
     ) -> Result<AgendaItem> {
         let viewer = viewer(ctx).await?;
-        let id = parse_id(&id, "agenda item")?;
+        let id = ItemRef::parse(id.as_str())?;
         Ok(AgendaItem::bare(
             agenda::remove_item(&api(ctx)?.db, viewer, id).await?,
         ))
@@ -403,15 +425,16 @@ impl AgendaMutation {
         let mid = parse_id(&meeting_id, "meeting")?;
         let order = item_ids
             .iter()
-            .map(|i| parse_id(i, "agenda item"))
+            .map(|i| ItemRef::parse(i.as_str()))
             .collect::<Result<Vec<_>, _>>()?;
         agenda::reorder(&api.db, viewer, mid, section.into(), order).await?;
         let m = crate::domain::meetings::get(&api.db, mid).await?;
-        meeting_agenda(ctx, &m, false).await
+        fresh_agenda(ctx, &m).await
     }
 
-    /// Regenerates the data-driven items of a meeting's agenda now (staff), adding
-    /// what has newly qualified; returns the agenda.
+    /// Stores a meeting's agenda as it shows now, with what the beat's data has newly
+    /// added (staff, before the meeting), so those items stay even if they stop
+    /// qualifying; returns the agenda. (Reads always show what qualifies now.)
     async fn refresh_agenda(
         &self,
         ctx: &Context<'_>,
@@ -420,7 +443,7 @@ impl AgendaMutation {
         let viewer = viewer(ctx).await?;
         let mid = parse_id(&meeting_id, "meeting")?;
         let m = agenda::refresh(&api(ctx)?.db, viewer, mid).await?;
-        meeting_agenda(ctx, &m, false).await
+        fresh_agenda(ctx, &m).await
     }
 
     /// Proposes a problem of the beat for a meeting's priorities (any signed-in user).
@@ -448,7 +471,7 @@ impl AgendaMutation {
         #[graphql(desc = "The agenda item (under PRIORITIES).")] id: ID,
     ) -> Result<AgendaItem> {
         let viewer = viewer(ctx).await?;
-        let id = parse_id(&id, "agenda item")?;
+        let id = ItemRef::parse(id.as_str())?;
         let mut item = AgendaItem::bare(agenda::vote(&api(ctx)?.db, viewer, id).await?);
         item.voted = true;
         Ok(item)

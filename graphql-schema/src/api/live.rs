@@ -17,27 +17,87 @@ use uuid::Uuid;
 use crate::api::loaders::Loaders;
 use crate::api::types::Problem;
 use crate::api::{parse_id, to_id};
-use crate::auth::{RequestMeta, Viewer, ViewerCell, policy};
+use crate::auth::{RequestMeta, Viewer, ViewerCell, load_principal, policy};
 use crate::context::{ApiContext, api, viewer};
-use crate::domain::live::{LiveEvent, LiveHub};
+use crate::domain::live::{LiveEvent, LiveHub, LiveReceiver};
 use crate::domain::{catalog, problems};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
-/// What the server attaches to a WebSocket connection once its `connection_init`
-/// arrived: the caller (resolved now, so that a bad token closes the connection at
-/// once rather than failing every subscription), and loaders for the types that
-/// subscriptions return.
-pub async fn prepare_connection(
-    api: &ApiContext,
-    meta: RequestMeta,
-) -> AppResult<async_graphql::Data> {
+/// A WebSocket connection whose `connection_init` was accepted.
+pub struct LiveConnection {
+    /// What the server attaches to the connection: the caller (resolved now, so that a
+    /// bad token refuses the connection at once rather than failing every
+    /// subscription), and loaders for the types that subscriptions return.
+    pub data: async_graphql::Data,
+    /// The signed-in caller, when a token was given.
+    pub session: Option<LiveSession>,
+}
+
+/// The session a live connection was opened with. The connection lives no longer than
+/// its access token, and ends with its session.
+#[derive(Debug, Clone)]
+pub struct LiveSession {
+    /// The user.
+    pub user_id: Uuid,
+    /// The session (refresh-token family) of the access token.
+    pub session_id: Uuid,
+    /// When the access token expires.
+    pub expires_at: DateTime<Utc>,
+    /// The access token, to check the session again.
+    pub token: String,
+}
+
+impl LiveSession {
+    /// Whether a [`DomainEvent::SessionsEnded`](crate::domain::events::DomainEvent)
+    /// for `user_id` and `session_id` ends this session.
+    pub fn ended_by(&self, user_id: Uuid, session_id: Option<Uuid>) -> bool {
+        user_id == self.user_id && session_id.is_none_or(|s| s == self.session_id)
+    }
+
+    /// Checks again that the session is live (not signed out, not revoked, its user
+    /// not erased) and its token not expired: UNAUTHENTICATED otherwise.
+    pub async fn check(&self, api: &ApiContext) -> AppResult<()> {
+        load_principal(&api.db, &api.keys, &self.token)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// Accepts a WebSocket connection's `connection_init`: resolves the caller of the
+/// token in it (UNAUTHENTICATED when it is bad, expired or revoked) and prepares what
+/// the connection's subscriptions need.
+pub async fn prepare_connection(api: &ApiContext, meta: RequestMeta) -> AppResult<LiveConnection> {
     let cell = ViewerCell::default();
-    cell.get(&api.db, &api.keys, &meta).await?;
+    let session = match (cell.get(&api.db, &api.keys, &meta).await?, &meta.bearer) {
+        (Viewer::User(principal), Some(token)) => {
+            let claims = api.keys.verify_access(token)?;
+            let expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or_default();
+            // The API accepts a token a few seconds past its expiry (clock skew); a
+            // connection would only be closed at once.
+            if expires_at <= Utc::now() {
+                return Err(AppError::Unauthenticated(
+                    "the access token has expired: call `refreshSession` with your refresh token, then reconnect".into(),
+                ));
+            }
+            Some(LiveSession {
+                user_id: principal.id,
+                session_id: principal.session,
+                expires_at,
+                token: token.clone(),
+            })
+        }
+        _ => None,
+    };
+    // What `prepare_request` gives an HTTP request. The loaders' caches live as long as
+    // the connection, which its token's expiry bounds for signed-in callers; they hold
+    // what barely changes (categories, beats, people's public names, report photos).
     let mut data = async_graphql::Data::default();
     data.insert(Loaders::new(&api.db));
+    data.insert(crate::api::meeting_loaders::MeetingLoaders::new(&api.db));
+    data.insert(crate::api::problem_loaders::ProblemLoaders::new(&api.db));
     data.insert(meta);
     data.insert(cell);
-    Ok(data)
+    Ok(LiveConnection { data, session })
 }
 
 /// The bearer token of a `connection_init` payload: `{"authorization": "Bearer …"}`
@@ -236,10 +296,7 @@ async fn reread(db: &DatabaseConnection, viewer: &Viewer, id: Uuid) -> Option<Pr
 
 /// The stream of `select`ed events: each live event is offered to `select`, which
 /// returns what to send, if anything. Ends when the hub closes.
-fn watch<T, F, Fut>(
-    events: broadcast::Receiver<LiveEvent>,
-    select: F,
-) -> impl Stream<Item = T> + use<T, F, Fut>
+fn watch<T, F, Fut>(events: LiveReceiver, select: F) -> impl Stream<Item = T> + use<T, F, Fut>
 where
     F: Fn(LiveEvent) -> Fut,
     Fut: Future<Output = Option<T>>,

@@ -1,17 +1,21 @@
 //! Per-request DataLoaders of the meeting relations (RSVP counts, the viewer's own
-//! answer, minutes), so that a page of meetings costs one statement per relation.
+//! answer, minutes, action items, agendas), so that a page of meetings costs the same
+//! number of statements whatever its size.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, OnceLock};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::enums::RsvpResponse;
-use entity::{meeting_minutes, meeting_rsvp};
+use entity::{action_item, meeting, meeting_minutes, meeting_rsvp};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::api::loaders::{Cached, LoadError};
+use crate::auth::Viewer;
+use crate::domain::agenda::{self, Agenda};
 use crate::error::AppError;
 
 /// How many people gave each answer to a meeting.
@@ -117,23 +121,121 @@ impl Loader<Uuid> for MinutesByMeeting {
     }
 }
 
+/// Loads the action items agreed at each meeting, oldest first.
+pub struct ActionsByMeeting(DatabaseConnection);
+
+impl Loader<Uuid> for ActionsByMeeting {
+    type Value = Vec<action_item::Model>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[Uuid],
+    ) -> Result<HashMap<Uuid, Vec<action_item::Model>>, LoadError> {
+        let rows = action_item::Entity::find()
+            .filter(action_item::Column::MeetingId.is_in(keys.iter().copied()))
+            .order_by_asc(action_item::Column::CreatedAt)
+            .order_by_asc(action_item::Column::Id)
+            .all(&self.0)
+            .await
+            .map_err(|e| Arc::new(AppError::from(e)))?;
+        let mut map: HashMap<Uuid, Vec<action_item::Model>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for a in rows {
+            if let Some(m) = a.meeting_id {
+                map.entry(m).or_default().push(a);
+            }
+        }
+        Ok(map)
+    }
+}
+
+/// A meeting as the key of its agenda: the row travels with the key (so the loader
+/// need not read it again), equality and hashing go by id.
+#[derive(Debug, Clone)]
+pub struct MeetingKey(pub meeting::Model);
+
+impl PartialEq for MeetingKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id == other.0.id
+    }
+}
+
+impl Eq for MeetingKey {}
+
+impl Hash for MeetingKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.id.hash(state);
+    }
+}
+
+/// Loads the agendas of meetings as one viewer sees them, all of a batch computed
+/// together (see [`agenda::agendas`]).
+pub struct AgendaLoader {
+    db: DatabaseConnection,
+    viewer: Viewer,
+}
+
+impl Loader<MeetingKey> for AgendaLoader {
+    type Value = Arc<Agenda>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[MeetingKey],
+    ) -> Result<HashMap<MeetingKey, Arc<Agenda>>, LoadError> {
+        let meetings: Vec<meeting::Model> = keys.iter().map(|k| k.0.clone()).collect();
+        let mut agendas = agenda::agendas(&self.db, &self.viewer, &meetings)
+            .await
+            .map_err(Arc::new)?;
+        Ok(keys
+            .iter()
+            .map(|k| {
+                let a = agendas.remove(&k.0.id).unwrap_or_default();
+                (k.clone(), Arc::new(a))
+            })
+            .collect())
+    }
+}
+
+fn spawn<F: Future<Output = ()> + Send + 'static>(f: F) {
+    tokio::spawn(f);
+}
+
 /// The meeting loaders of one request (see [`crate::api::loaders::Loaders`]).
 pub struct MeetingLoaders {
+    db: DatabaseConnection,
     /// RSVP tallies by meeting.
     pub tallies: Cached<RsvpTallies>,
     /// The viewer's answers by (meeting, user).
     pub my_rsvps: Cached<MyRsvps>,
     /// Minutes by meeting.
     pub minutes: Cached<MinutesByMeeting>,
+    /// Action items by meeting.
+    pub actions: Cached<ActionsByMeeting>,
+    agendas: OnceLock<Cached<AgendaLoader>>,
 }
 
 impl MeetingLoaders {
+    /// The agendas of the request's meetings as `viewer` (the request's caller, the same
+    /// on every call) sees them.
+    pub fn agendas(&self, viewer: &Viewer) -> &Cached<AgendaLoader> {
+        self.agendas.get_or_init(|| {
+            DataLoader::with_cache(
+                AgendaLoader {
+                    db: self.db.clone(),
+                    viewer: viewer.clone(),
+                },
+                spawn,
+                HashMapCache::default(),
+            )
+        })
+    }
+
     /// Loaders over `db`, for one request.
     pub fn new(db: &DatabaseConnection) -> Self {
-        fn spawn<F: Future<Output = ()> + Send + 'static>(f: F) {
-            tokio::spawn(f);
-        }
         Self {
+            db: db.clone(),
             tallies: DataLoader::with_cache(
                 RsvpTallies(db.clone()),
                 spawn,
@@ -145,6 +247,12 @@ impl MeetingLoaders {
                 spawn,
                 HashMapCache::default(),
             ),
+            actions: DataLoader::with_cache(
+                ActionsByMeeting(db.clone()),
+                spawn,
+                HashMapCache::default(),
+            ),
+            agendas: OnceLock::new(),
         }
     }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::meeting;
 
 use crate::api::loaders::load_err;
-use crate::api::meeting_loaders::MeetingLoaders;
+use crate::api::meeting_loaders::{MeetingKey, MeetingLoaders};
 use crate::api::types::{Beat, PageInfo};
 use crate::api::{parse_id, to_id};
 use crate::context::{api, loaders, viewer};
@@ -35,6 +35,21 @@ pub enum RsvpResponse {
     Maybe,
     /// I will not come.
     NotGoing,
+}
+
+/// Which occurrences of a series a change or cancellation applies to.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::meetings::Scope")]
+pub enum MeetingScope {
+    /// This occurrence only; it becomes an exception to its series.
+    ThisOccurrence,
+    /// This occurrence and the ones after it: the series is split here, and calendars
+    /// get a new series from this occurrence on.
+    ThisAndFollowing,
+    /// Every occurrence of the series that has not started (the ones that took place
+    /// stay as they were). A series keeps its days: only the time of day, length, zone
+    /// and details change.
+    WholeSeries,
 }
 
 pub(crate) fn meeting_loaders<'a>(ctx: &Context<'a>) -> Result<&'a MeetingLoaders> {
@@ -188,9 +203,11 @@ impl Meeting {
             .await;
         Ok(loaded.map_err(load_err)?.flatten().map(Into::into))
     }
-    /// The agenda in CAPS order, built from the beat's data on first read: report-back
+    /// The agenda in CAPS order, built from the beat's data as it is now: report-back
     /// on earlier problems and open actions, current conditions and chronic problems,
-    /// the beat's top open problems, plus manual items and residents' proposals.
+    /// the beat's top open problems, plus manual items and residents' proposals. Reading
+    /// it changes nothing; the first change to it (an item added, proposed, voted for,
+    /// moved or removed) keeps the items it showed.
     async fn agenda(
         &self,
         ctx: &Context<'_>,
@@ -218,6 +235,11 @@ impl Meeting {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
+    /// Version, bumped by every change; send it back as `expectedVersion` when changing
+    /// the meeting.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
 }
 
 /// Loads, one batch each, the relations a page of meetings asks for, so that a page
@@ -243,6 +265,19 @@ async fn prime_meeting_relations(ctx: &Context<'_>, rows: &[meeting::Model]) -> 
     if node.field("minutes").exists() {
         ml.minutes
             .load_many(ids.iter().copied())
+            .await
+            .map_err(load_err)?;
+    }
+    if node.field("actionItems").exists() {
+        ml.actions
+            .load_many(ids.iter().copied())
+            .await
+            .map_err(load_err)?;
+    }
+    if node.field("agenda").exists() {
+        let keys = rows.iter().cloned().map(MeetingKey);
+        ml.agendas(viewer(ctx).await?)
+            .load_many(keys)
             .await
             .map_err(load_err)?;
     }
@@ -340,8 +375,13 @@ pub struct ScheduleMeetingInput {
 /// Changes to one meeting; omitted fields stay as they are.
 #[derive(InputObject)]
 pub struct UpdateMeetingInput {
-    /// The meeting (for a series: only this occurrence changes).
+    /// The meeting (for a series: the occurrence the change is made on; `scope` says
+    /// which occurrences change).
     pub id: ID,
+    /// The `version` of the meeting the change was made on. When the meeting changed
+    /// since, the answer is CONFLICT with the current version in
+    /// `extensions.currentVersion`, and nothing is changed.
+    pub expected_version: i32,
     /// New title.
     pub title: Option<String>,
     /// New start; must be in the future.
@@ -364,6 +404,10 @@ pub struct UpdateMeetingInput {
     pub languages: Option<Vec<String>>,
     /// New accessibility notes.
     pub accessibility_notes: Option<String>,
+    /// For an occurrence of a series: which occurrences change (THIS_OCCURRENCE when
+    /// omitted). With THIS_AND_FOLLOWING or WHOLE_SERIES, a new `startsAt` must be on
+    /// the same day as this occurrence: it sets the series' time of day.
+    pub scope: Option<MeetingScope>,
 }
 
 /// One past meeting's attendance, for trends.
@@ -539,8 +583,9 @@ impl MeetingMutation {
         Ok(Meeting(m))
     }
 
-    /// Changes one meeting (for a series: this occurrence only). People who follow
-    /// the beat or answered the invitation are notified.
+    /// Changes one meeting (for a series: this occurrence, or with `scope` the ones
+    /// after it or the whole series). People who follow the beat or answered the
+    /// invitation are notified.
     async fn update_meeting(
         &self,
         ctx: &Context<'_>,
@@ -562,22 +607,38 @@ impl MeetingMutation {
             languages: input.languages,
             accessibility_notes: input.accessibility_notes,
         };
-        let m = meetings::update(&api.db, api.events.as_ref(), viewer, id, fields).await?;
+        let m = meetings::update(
+            &api.db,
+            api.events.as_ref(),
+            viewer,
+            id,
+            input.expected_version,
+            fields,
+            input.scope.map_or_else(Default::default, Into::into),
+        )
+        .await?;
         Ok(Meeting(m))
     }
 
-    /// Cancels one meeting (for a series: this occurrence only). People who follow the
-    /// beat or answered the invitation are notified.
+    /// Cancels one meeting (for a series: this occurrence, or with `scope` the ones
+    /// after it or every one that has not started; the series then ends before them).
+    /// People who follow the beat or answered the invitation are notified.
     async fn cancel_meeting(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The meeting.")] id: ID,
         #[graphql(desc = "Why, for the notification.")] reason: Option<String>,
+        #[graphql(
+            desc = "For an occurrence of a series: which occurrences are cancelled \
+                    (THIS_OCCURRENCE when omitted)."
+        )]
+        scope: Option<MeetingScope>,
     ) -> Result<Meeting> {
         let api = api(ctx)?;
         let viewer = viewer(ctx).await?;
         let id = parse_id(&id, "meeting")?;
-        let m = meetings::cancel(&api.db, api.events.as_ref(), viewer, id, reason).await?;
+        let scope = scope.map_or_else(Default::default, Into::into);
+        let m = meetings::cancel(&api.db, api.events.as_ref(), viewer, id, reason, scope).await?;
         Ok(Meeting(m))
     }
 

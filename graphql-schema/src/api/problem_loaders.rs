@@ -6,11 +6,13 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use entity::{audit_log, photo, user};
+use entity::{audit_log, photo, problem_rating, user};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel as _, QueryFilter};
 use uuid::Uuid;
 
 use crate::api::loaders::{ById, ByIdLoader, Cached, LoadError};
+use crate::domain::inputs::PageSize;
+use crate::domain::problem_work::{self, TimelinePage};
 use crate::domain::{now, photos};
 use crate::error::AppError;
 
@@ -20,6 +22,82 @@ impl ById for user::Entity {
     }
     fn id_of(model: &Self::Model) -> Uuid {
         model.id
+    }
+}
+
+/// Loads the resolution rating of problems. Every key gets an entry (none when the
+/// problem has no rating), so misses are cached too.
+pub struct RatingsByProblem(DatabaseConnection);
+
+impl Loader<Uuid> for RatingsByProblem {
+    type Value = Option<problem_rating::Model>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[Uuid],
+    ) -> Result<HashMap<Uuid, Option<problem_rating::Model>>, LoadError> {
+        let rows = problem_rating::Entity::find()
+            .filter(problem_rating::Column::ProblemId.is_in(keys.iter().copied()))
+            .all(&self.0)
+            .await
+            .map_err(|e| Arc::new(AppError::from(e)))?;
+        let mut map: HashMap<Uuid, Option<problem_rating::Model>> =
+            keys.iter().map(|k| (*k, None)).collect();
+        for row in rows {
+            map.insert(row.problem_id, Some(row));
+        }
+        Ok(map)
+    }
+}
+
+/// The first page of one problem's timeline, as one viewer may see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TimelineKey {
+    /// The problem.
+    pub problem: Uuid,
+    /// Whether internal entries are included.
+    pub internal: bool,
+    /// The page size.
+    pub first: PageSize,
+}
+
+/// Loads the first page of many problems' timelines, one statement per page size and
+/// visibility (in practice one per request).
+pub struct TimelineHeads(DatabaseConnection);
+
+impl Loader<TimelineKey> for TimelineHeads {
+    type Value = TimelinePage;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[TimelineKey],
+    ) -> Result<HashMap<TimelineKey, TimelinePage>, LoadError> {
+        let mut groups: HashMap<(bool, PageSize), Vec<Uuid>> = HashMap::new();
+        for k in keys {
+            groups
+                .entry((k.internal, k.first))
+                .or_default()
+                .push(k.problem);
+        }
+        let mut out = HashMap::new();
+        for ((internal, first), ids) in groups {
+            let pages = problem_work::timeline_heads(&self.0, internal, &ids, first)
+                .await
+                .map_err(Arc::new)?;
+            out.extend(pages.into_iter().map(|(problem, page)| {
+                (
+                    TimelineKey {
+                        problem,
+                        internal,
+                        first,
+                    },
+                    page,
+                )
+            }));
+        }
+        Ok(out)
     }
 }
 
@@ -113,6 +191,10 @@ pub struct ProblemLoaders {
     pub reporter_reads: Cached<AuditedReporterReads>,
     /// Photos by problem.
     pub photos: Cached<PhotosByProblem>,
+    /// Resolution ratings by problem.
+    pub ratings: Cached<RatingsByProblem>,
+    /// First pages of timelines.
+    pub timelines: Cached<TimelineHeads>,
 }
 
 impl ProblemLoaders {
@@ -134,6 +216,16 @@ impl ProblemLoaders {
             ),
             photos: DataLoader::with_cache(
                 PhotosByProblem(db.clone()),
+                spawn,
+                HashMapCache::default(),
+            ),
+            ratings: DataLoader::with_cache(
+                RatingsByProblem(db.clone()),
+                spawn,
+                HashMapCache::default(),
+            ),
+            timelines: DataLoader::with_cache(
+                TimelineHeads(db.clone()),
                 spawn,
                 HashMapCache::default(),
             ),
@@ -168,8 +260,14 @@ pub async fn prime(
         }
         Ok(())
     };
-    let (a, b) = futures::join!(officers, photos);
-    a.and(b)
+    let ratings = async {
+        if node.field("rating").exists() {
+            loaders.ratings.load_many(rows.iter().map(|p| p.id)).await?;
+        }
+        Ok(())
+    };
+    let (a, b, c) = futures::join!(officers, photos, ratings);
+    a.and(b).and(c)
 }
 
 /// Primes the audited reporter reads of a page (one audit insert and one user query for
@@ -219,6 +317,73 @@ pub async fn prime_reporters(
     }
     if !reads.is_empty() {
         workflow.reporter_reads.load_many(reads).await?;
+    }
+    Ok(())
+}
+
+/// The page size of `timeline` when every selection of it in a list query asks for a
+/// first page (no `after`) of one size: then the list loads them all at once.
+pub fn timeline_first_page(node: &async_graphql::Lookahead<'_>) -> Option<PageSize> {
+    let mut size = None;
+    for field in node.field("timeline").selection_fields() {
+        let arguments = field.arguments().ok()?;
+        let mut first = None;
+        for (name, value) in arguments {
+            match (name.as_str(), value) {
+                ("after", async_graphql::Value::Null) => {}
+                ("after", _) => return None,
+                ("first", async_graphql::Value::Number(n)) => {
+                    first = Some(i32::try_from(n.as_i64()?).ok()?);
+                }
+                _ => {}
+            }
+        }
+        let this = PageSize::parse(first).ok()?;
+        if size.is_some_and(|s| s != this) {
+            return None;
+        }
+        size = Some(this);
+    }
+    size
+}
+
+/// Primes the first timeline page of every problem of a list page, as the viewer may
+/// see it (internal entries only for staff working the problem), in one statement.
+/// Categories and beats must be primed already.
+pub async fn prime_timelines(
+    loaders: &crate::api::loaders::Loaders,
+    workflow: &ProblemLoaders,
+    viewer: &crate::auth::Viewer,
+    rows: &[entity::problem::Model],
+    first: PageSize,
+) -> Result<(), LoadError> {
+    use crate::auth::policy::{self, ProblemPlace};
+    let categories = loaders
+        .categories
+        .load_many(rows.iter().map(|p| p.category_id))
+        .await?;
+    let beats = loaders
+        .beats
+        .load_many(rows.iter().map(|p| p.beat_id))
+        .await?;
+    let keys: Vec<TimelineKey> = rows
+        .iter()
+        .filter_map(|p| {
+            let category = categories.get(&p.category_id)?;
+            let beat = beats.get(&p.beat_id)?;
+            let place = ProblemPlace {
+                beat_id: beat.id,
+                precinct_id: beat.precinct_id,
+            };
+            Some(TimelineKey {
+                problem: p.id,
+                internal: policy::can_see_internal(viewer, p, place, category.sensitive),
+                first,
+            })
+        })
+        .collect();
+    if !keys.is_empty() {
+        workflow.timelines.load_many(keys).await?;
     }
     Ok(())
 }

@@ -4,11 +4,10 @@
 use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{photo, problem, problem_event, problem_rating};
-use sea_orm::EntityTrait as _;
 use uuid::Uuid;
 
 use crate::api::loaders::load_err;
-use crate::api::problem_loaders::{ReporterRead, problem_loaders};
+use crate::api::problem_loaders::{ReporterRead, TimelineKey, problem_loaders};
 use crate::api::to_id;
 use crate::api::types::ProblemStatus;
 use crate::auth::Viewer;
@@ -331,10 +330,12 @@ pub async fn rating(ctx: &Context<'_>, p: &problem::Model) -> Result<Option<Reso
             return Ok(None);
         }
     }
-    let row = problem_rating::Entity::find_by_id(p.id)
-        .one(&api(ctx)?.db)
+    let row = problem_loaders(ctx)?
+        .ratings
+        .load_one(p.id)
         .await
-        .map_err(AppError::from)?;
+        .map_err(load_err)?
+        .flatten();
     Ok(row.map(ResolutionRating))
 }
 
@@ -349,8 +350,26 @@ pub async fn timeline(
     let viewer = viewer(ctx).await?;
     let a = access(ctx, p).await?;
     let internal = policy::can_see_internal(viewer, p, a.place, a.sensitive);
-    let page =
-        problem_work::timeline(&api(ctx)?.db, internal, p.id, first, after.as_deref()).await?;
+    // The first page is loaded for every problem of a list at once; later pages one
+    // at a time.
+    let page = match after {
+        None => problem_loaders(ctx)?
+            .timelines
+            .load_one(TimelineKey {
+                problem: p.id,
+                internal,
+                first,
+            })
+            .await
+            .map_err(load_err)?
+            .unwrap_or(problem_work::TimelinePage {
+                events: Vec::new(),
+                has_next_page: false,
+            }),
+        Some(after) => {
+            problem_work::timeline(&api(ctx)?.db, internal, p.id, first, Some(&after)).await?
+        }
+    };
     let edges: Vec<ProblemEventEdge> = page
         .events
         .into_iter()

@@ -273,6 +273,17 @@ impl CatalogQuery {
         let node = ctx.look_ahead().field("edges").field("node");
         let workflow_loaders = crate::api::problem_loaders::problem_loaders(ctx)?;
         prime_problem_relations(loaders(ctx)?, workflow_loaders, &page.problems, &node).await?;
+        if let Some(first) = crate::api::problem_loaders::timeline_first_page(&node) {
+            crate::api::problem_loaders::prime_timelines(
+                loaders(ctx)?,
+                workflow_loaders,
+                viewer,
+                &page.problems,
+                first,
+            )
+            .await
+            .map_err(|e| e.as_ref().extend())?;
+        }
         if node.field("reporter").exists() {
             let addr = crate::context::meta(ctx)?.client_addr;
             crate::api::problem_loaders::prime_reporters(

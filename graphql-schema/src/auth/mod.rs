@@ -10,6 +10,7 @@ use std::net::IpAddr;
 
 use entity::enums::UserRole;
 use entity::{captain_precinct, officer_beat, partner_member, refresh_token, user};
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
@@ -118,21 +119,22 @@ pub async fn load_principal(
             "this session has ended: sign in again, or call `refreshSession`".into(),
         )
     };
-    let Some(user) = user::Entity::find_by_id(claims.sub).one(db).await? else {
+    // The user and the liveness of the session in one statement: a user row comes
+    // back only while the token's session (refresh-token family) is not revoked.
+    let live_session = Query::select()
+        .expr(Expr::val(1))
+        .from(refresh_token::Entity)
+        .and_where(refresh_token::Column::FamilyId.eq(claims.sid))
+        .and_where(refresh_token::Column::RevokedAt.is_null())
+        .to_owned();
+    let Some(user) = user::Entity::find_by_id(claims.sub)
+        .filter(Expr::exists(live_session))
+        .one(db)
+        .await?
+    else {
         return Err(revoked());
     };
     if user.deleted_at.is_some() {
-        return Err(revoked());
-    }
-    let live_session = refresh_token::Entity::find()
-        .select_only()
-        .column(refresh_token::Column::Id)
-        .filter(refresh_token::Column::FamilyId.eq(claims.sid))
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .into_tuple::<Uuid>()
-        .one(db)
-        .await?;
-    if live_session.is_none() {
         return Err(revoked());
     }
     let mut principal = Principal {

@@ -21,9 +21,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::domain::events::{DomainEvent, EventBus};
 use crate::error::{AppError, AppResult};
 
-/// How long an access token lives.
+/// How long an access token lives, unless the server configures otherwise
+/// ([`TokenKeys::with_access_ttl`]).
 pub const ACCESS_TTL: Duration = Duration::minutes(15);
 /// How long a refresh token lives unused.
 pub const REFRESH_TTL: Duration = Duration::days(30);
@@ -46,6 +48,7 @@ pub struct Claims {
 pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    access_ttl: Duration,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -60,7 +63,22 @@ impl TokenKeys {
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            access_ttl: ACCESS_TTL,
         }
+    }
+
+    /// The same keys, issuing access tokens that live `ttl`.
+    #[must_use]
+    pub fn with_access_ttl(self, ttl: Duration) -> Self {
+        Self {
+            access_ttl: ttl,
+            ..self
+        }
+    }
+
+    /// How long the access tokens these keys issue live.
+    pub fn access_ttl(&self) -> Duration {
+        self.access_ttl
     }
 
     /// Signs an access token for `user` in `session`.
@@ -69,7 +87,7 @@ impl TokenKeys {
             sub: user,
             sid: session,
             iat: now.timestamp(),
-            exp: (now + ACCESS_TTL).timestamp(),
+            exp: (now + self.access_ttl).timestamp(),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| AppError::Internal(anyhow::anyhow!("cannot sign a token: {e}")))
@@ -139,7 +157,7 @@ async fn issue_in_family(
     Ok(TokenPair {
         access_token: keys.issue_access(user, family, now)?,
         refresh_token: secret,
-        access_expires_at: now + ACCESS_TTL,
+        access_expires_at: now + keys.access_ttl,
     })
 }
 
@@ -158,6 +176,7 @@ pub async fn open_session(
 pub async fn rotate(
     db: &impl ConnectionTrait,
     keys: &TokenKeys,
+    events: &dyn EventBus,
     presented: &str,
     now: DateTime<Utc>,
 ) -> AppResult<(Uuid, TokenPair)> {
@@ -183,6 +202,10 @@ pub async fn rotate(
         .await?;
     if spent.rows_affected != 1 {
         revoke_family(db, row.family_id, now).await?;
+        events.publish(DomainEvent::SessionsEnded {
+            user_id: row.user_id,
+            session_id: Some(row.family_id),
+        });
         tracing::warn!(user = %row.user_id, family = %row.family_id, "refresh token reused; session revoked");
         return Err(AppError::Unauthenticated(
             "this refresh token was already used, so the session was ended for your safety: sign in again".into(),

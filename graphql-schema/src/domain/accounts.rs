@@ -20,6 +20,7 @@ use crate::auth::ratelimit::LoginLimits;
 use crate::auth::tokens::{self, TokenKeys, TokenPair};
 use crate::auth::{Principal, policy};
 use crate::domain::audit::{self, AuditEntry};
+use crate::domain::events::{DomainEvent, EventBus};
 use crate::domain::inputs::{self, Email};
 use crate::domain::now;
 use crate::error::{AppError, AppResult};
@@ -157,9 +158,10 @@ pub async fn login(
 pub async fn refresh(
     db: &impl ConnectionTrait,
     keys: &TokenKeys,
+    events: &dyn EventBus,
     refresh_token: &str,
 ) -> AppResult<(user::Model, TokenPair)> {
-    let (user_id, pair) = tokens::rotate(db, keys, refresh_token, now()).await?;
+    let (user_id, pair) = tokens::rotate(db, keys, events, refresh_token, now()).await?;
     let user = user::Entity::find_by_id(user_id)
         .filter(user::Column::DeletedAt.is_null())
         .one(db)
@@ -168,9 +170,19 @@ pub async fn refresh(
     Ok((user, pair))
 }
 
-/// Ends the caller's session: its refresh tokens and access tokens stop working.
-pub async fn logout(db: &impl ConnectionTrait, principal: &Principal) -> AppResult<()> {
-    tokens::revoke_family(db, principal.session, now()).await
+/// Ends the caller's session: its refresh tokens and access tokens stop working, and
+/// its live connections close.
+pub async fn logout(
+    db: &impl ConnectionTrait,
+    events: &dyn EventBus,
+    principal: &Principal,
+) -> AppResult<()> {
+    tokens::revoke_family(db, principal.session, now()).await?;
+    events.publish(DomainEvent::SessionsEnded {
+        user_id: principal.id,
+        session_id: Some(principal.session),
+    });
+    Ok(())
 }
 
 /// Loads a user.
@@ -182,9 +194,10 @@ pub async fn user(db: &impl ConnectionTrait, id: Uuid) -> AppResult<user::Model>
 }
 
 /// Erases the caller's personal data. Their reports stay, as anonymous reports; their
-/// sessions, devices and preferences go.
+/// sessions (live connections included), devices and preferences go.
 pub async fn delete_my_account<C: ConnectionTrait + TransactionTrait>(
     db: &C,
+    events: &dyn EventBus,
     principal: &Principal,
     client_addr: Option<IpAddr>,
 ) -> AppResult<()> {
@@ -238,6 +251,10 @@ pub async fn delete_my_account<C: ConnectionTrait + TransactionTrait>(
     )
     .await?;
     txn.commit().await?;
+    events.publish(DomainEvent::SessionsEnded {
+        user_id: principal.id,
+        session_id: None,
+    });
     Ok(())
 }
 

@@ -1,14 +1,29 @@
-//! The meeting agenda, built from the beat's data in the CAPS shape (welcome; report
-//! back; current conditions; priorities; strategies; next meeting), plus staff's manual
-//! items and residents' proposals and votes; minutes; and action items, which stay on
-//! every later agenda until done.
+//! The meeting agenda, in the CAPS shape (welcome; report back; current conditions;
+//! priorities; strategies; next meeting), built from the beat's data, plus staff's
+//! manual items and residents' proposals and votes; minutes; and action items, which
+//! stay on every later agenda until done.
 //!
-//! Generation is lazy: the first read (or change) of an agenda generates it, and a read
-//! more than [`REFRESH_AFTER_MINUTES`] later, before the meeting starts, adds what has
-//! newly qualified (a new open action, a newly top-ranked problem). Items are never
-//! generated twice: the agenda's WELCOME item has the meeting's own id, so its primary
-//! key makes the first generation happen once even when two requests race, and
-//! refreshes are claimed by a conditional update of that item's `updated_at`.
+//! Reading an agenda writes nothing. The *generated* items (report-back on the actions
+//! and problems of earlier meetings, the trend of reports, chronic problems, the beat's
+//! top open problems, the fixed items) are computed on every read from the data as it
+//! is, and merged with what is stored. An agenda is stored by the first change to it (an
+//! item added, proposed, voted for, moved or removed, a refresh, the minutes): in the
+//! transaction of that change, the generated items the agenda showed are written too, so
+//! that what people voted on and what staff arranged stays put. While the meeting is
+//! upcoming, reads of a stored agenda still add what has newly qualified (a new open
+//! action, a newly top-ranked problem) after the stored items of its section, and the
+//! next change stores those as well; once the meeting has started, a stored agenda is
+//! kept as it is. (An agenda that was never changed is computed from the current data
+//! even after its meeting, until its minutes are published.)
+//!
+//! A generated item's id is derived from its meeting and a stable key (the action,
+//! problem or SARA record it is about, or which fixed item it is), so it has the same id
+//! on every read and once stored, and two requests storing one agenda at once write each
+//! item once (`ON CONFLICT DO NOTHING` on the id). The WELCOME item's id is the
+//! meeting's own: its row marks a stored agenda.
+//!
+//! The agendas of a page of meetings are computed together ([`agendas`]), in a fixed
+//! number of statements whatever the number of meetings.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -21,30 +36,34 @@ use entity::{
     action_item, agenda_item, agenda_vote, beat, category, meeting, meeting_minutes,
     partner_member, partner_organization, problem, problem_event, sara_record, user,
 };
-use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
+use sea_orm::sea_query::{
+    Asterisk, Expr, ExprTrait as _, OnConflict, Order, Query, SelectStatement, WindowStatement,
+};
 use sea_orm::{
     ActiveModelTrait as _, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    IntoActiveModel as _, PaginatorTrait as _, QueryFilter, QueryOrder, QuerySelect,
-    TransactionSession as _, TransactionTrait,
+    FromQueryResult as _, IntoActiveModel as _, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait as _, TransactionSession as _, TransactionTrait,
 };
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
 use crate::auth::{Viewer, policy};
 use crate::domain::events::EventBus;
-use crate::domain::meeting_idempotency::{self as idem, IdempotencyKey};
+use crate::domain::idempotency::{self, Begin, Claim, Created, IdempotencyKey, IdempotentRequest};
 use crate::domain::meetings::{self, distance_m, local_when, publish_notifications};
 use crate::domain::notify::{self, Notice, NoticeKind};
 use crate::domain::now;
 use crate::error::{AppError, AppResult};
 
-/// How long a generated agenda stays as is before a read refreshes it.
-pub const REFRESH_AFTER_MINUTES: i64 = 60;
 /// How many open problems the PRIORITIES section ranks.
 pub const TOP_PROBLEMS: u64 = 10;
 /// How many similar open reports in one place make a chronic problem.
 pub const CHRONIC_MIN_REPORTS: usize = 3;
 /// How far back chronic problems are looked for.
 pub const CHRONIC_WINDOW_DAYS: i64 = 90;
+/// The most open problems per beat examined for chronic clusters.
+const CHRONIC_MAX_PROBLEMS_PER_BEAT: u64 = 2000;
 
 const OPEN: [ProblemStatus; 3] = [
     ProblemStatus::New,
@@ -65,21 +84,96 @@ pub fn section_rank(s: AgendaSection) -> u8 {
     }
 }
 
-/// An agenda with what its items refer to, loaded in a fixed number of statements.
+/// An agenda with what its items refer to.
 #[derive(Debug, Clone, Default)]
 pub struct Agenda {
-    /// Items in CAPS order, then by position.
+    /// Every item, stored or generated now, removed ones included, in CAPS order, then
+    /// by position.
     pub items: Vec<agenda_item::Model>,
-    /// The problems referred to (only those anyone may see).
+    /// The problems referred to that the viewer may see.
     pub problems: HashMap<Uuid, problem::Model>,
     /// The action items referred to.
     pub actions: HashMap<Uuid, action_item::Model>,
     /// The item the viewer voted for, if any.
     pub my_vote: Option<Uuid>,
+    /// Whether the viewer manages the meeting's beat (and may see removed items).
+    pub managed: bool,
+}
+
+impl Agenda {
+    /// The items to show: removed ones only to staff of the beat who ask for them.
+    pub fn shown(&self, include_removed: bool) -> impl Iterator<Item = &agenda_item::Model> {
+        let with_removed = include_removed && self.managed;
+        self.items
+            .iter()
+            .filter(move |i| with_removed || !i.removed)
+    }
+}
+
+/// How the API names an agenda item: its meeting and its id, as `<meeting>:<item>`.
+/// Generated items are not stored until their agenda changes, so only the meeting can
+/// find them; a bare item id (the earlier form) still names a stored item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemRef {
+    /// The meeting, when the name carries it.
+    pub meeting_id: Option<Uuid>,
+    /// The item.
+    pub item_id: Uuid,
+}
+
+impl ItemRef {
+    /// The name of an item.
+    pub fn encode(item: &agenda_item::Model) -> String {
+        format!("{}:{}", item.meeting_id, item.id)
+    }
+
+    /// Parses a name the API handed out.
+    pub fn parse(raw: &str) -> AppResult<Self> {
+        let bad = || {
+            AppError::bad_input(format!(
+                "{raw:?} is not a valid agenda item id: use the `id` of an item of \
+                 `Meeting.agenda` unchanged"
+            ))
+        };
+        match raw.split_once(':') {
+            Some((meeting, item)) => Ok(Self {
+                meeting_id: Some(Uuid::parse_str(meeting).map_err(|_| bad())?),
+                item_id: Uuid::parse_str(item).map_err(|_| bad())?,
+            }),
+            None => Ok(Self {
+                meeting_id: None,
+                item_id: Uuid::parse_str(raw).map_err(|_| bad())?,
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for ItemRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.meeting_id {
+            Some(m) => write!(f, "{m}:{}", self.item_id),
+            None => write!(f, "{}", self.item_id),
+        }
+    }
+}
+
+/// The id of a generated item: derived from its meeting and its key, so it is the same
+/// on every read and once stored.
+fn generated_id(meeting_id: Uuid, key: &str) -> Uuid {
+    let digest = Sha256::new()
+        .chain_update(meeting_id.as_bytes())
+        .chain_update(key.as_bytes())
+        .finalize();
+    let mut bytes = [0u8; 16];
+    for (b, d) in bytes.iter_mut().zip(digest.iter()) {
+        *b = *d;
+    }
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
 }
 
 fn item(
     meeting_id: Uuid,
+    id: Uuid,
     section: AgendaSection,
     title: String,
     notes: Option<String>,
@@ -87,7 +181,7 @@ fn item(
     at: DateTime<Utc>,
 ) -> agenda_item::Model {
     agenda_item::Model {
-        id: Uuid::now_v7(),
+        id,
         meeting_id,
         section,
         kind: AgendaItemKind::Generated,
@@ -125,364 +219,594 @@ fn action_word(s: ActionStatus) -> &'static str {
     }
 }
 
-/// The items the data calls for now (without the ones `existing` already has).
-async fn generate(
-    db: &impl ConnectionTrait,
-    m: &meeting::Model,
-    existing: &[agenda_item::Model],
-    first: bool,
-) -> AppResult<Vec<agenda_item::Model>> {
-    let at = now();
-    let mut out = Vec::new();
-    let have_problem: HashSet<Uuid> = existing.iter().filter_map(|i| i.problem_id).collect();
-    let have_action: HashSet<Uuid> = existing.iter().filter_map(|i| i.action_item_id).collect();
-    let mut next_pos: BTreeMap<u8, i32> = BTreeMap::new();
-    for i in existing {
-        let e = next_pos.entry(section_rank(i.section)).or_insert(0);
-        *e = std::cmp::max(*e, i.position + 10);
-    }
-    let mut pos = |s: AgendaSection| {
-        let e = next_pos.entry(section_rank(s)).or_insert(0);
-        let p = *e;
-        *e += 10;
-        p
-    };
+/// Whether a meeting's agenda is stored: its WELCOME item, whose id is the meeting's, is
+/// written first and never deleted.
+fn is_stored(m: &meeting::Model, items: &[agenda_item::Model]) -> bool {
+    items.iter().any(|i| i.id == m.id)
+}
 
-    if first {
-        let mut welcome = item(
-            m.id,
-            AgendaSection::Welcome,
-            "Welcome and introductions".into(),
-            Some("Residents, beat officers and partners introduce themselves.".into()),
-            pos(AgendaSection::Welcome),
-            at,
-        );
-        welcome.id = m.id; // the claim: see the module documentation
-        out.push(welcome);
+/// Whether the data still adds to a meeting's agenda: always until it is stored, and
+/// while the meeting is upcoming.
+fn takes_generated(m: &meeting::Model, items: &[agenda_item::Model], at: DateTime<Utc>) -> bool {
+    !is_stored(m, items) || (m.status == MeetingStatus::Scheduled && m.starts_at > at)
+}
+
+/// A meeting's agenda before it is shown: what is stored, and what the data adds now.
+#[derive(Debug, Clone, Default)]
+struct Plan {
+    /// Stored items.
+    stored: Vec<agenda_item::Model>,
+    /// Generated items that are not stored (yet).
+    generated: Vec<agenda_item::Model>,
+}
+
+impl Plan {
+    fn items(&self) -> impl Iterator<Item = &agenda_item::Model> {
+        self.stored.iter().chain(&self.generated)
     }
 
-    // Earlier meetings of the beat: their actions and chosen problems are reported on.
-    let earlier: Vec<meeting::Model> = meeting::Entity::find()
-        .filter(meeting::Column::BeatId.eq(m.beat_id))
-        .filter(meeting::Column::StartsAt.lt(m.starts_at))
-        .filter(meeting::Column::Status.eq(MeetingStatus::Scheduled))
-        .order_by_desc(meeting::Column::StartsAt)
-        .all(db)
-        .await?;
-    let earlier_ids: Vec<Uuid> = earlier.iter().map(|e| e.id).collect();
-    let previous = earlier.first();
-    let since = previous.map_or(m.starts_at - TimeDelta::days(30), |p| p.starts_at);
-
-    let actions = action_item::Entity::find()
-        .filter(
-            Condition::any()
-                .add(action_item::Column::MeetingId.is_in(earlier_ids.clone()))
-                .add(
-                    action_item::Column::SaraRecordId.in_subquery(
-                        sea_orm::sea_query::Query::select()
-                            .column(sara_record::Column::Id)
-                            .from(sara_record::Entity)
-                            .and_where(Expr::col(sara_record::Column::BeatId).eq(m.beat_id))
-                            .to_owned(),
-                    ),
-                ),
-        )
-        .filter(
-            Condition::any()
-                .add(action_item::Column::Status.is_in(OPEN_ACTIONS))
-                .add(
-                    Condition::all()
-                        .add(action_item::Column::Status.eq(ActionStatus::Done))
-                        .add(action_item::Column::CompletedAt.gte(since)),
-                ),
-        )
-        .filter(action_item::Column::CreatedAt.lt(m.starts_at))
-        .order_by_asc(action_item::Column::CreatedAt)
-        .all(db)
-        .await?;
-    for a in actions {
-        if have_action.contains(&a.id) {
-            continue;
-        }
-        let due = a.due_on.map(|d| format!(", due {d}")).unwrap_or_default();
-        let overdue = a
-            .due_on
-            .is_some_and(|d| d < m.starts_at.date_naive() && OPEN_ACTIONS.contains(&a.status));
-        let notes = format!(
-            "Action {}{}{}.",
-            action_word(a.status),
-            due,
-            if overdue { " (overdue)" } else { "" }
-        );
-        let mut i = item(
-            m.id,
-            AgendaSection::ReportBack,
-            format!("Action: {}", a.title),
-            Some(notes),
-            pos(AgendaSection::ReportBack),
-            at,
-        );
-        i.action_item_id = Some(a.id);
-        i.problem_id = a.problem_id;
-        out.push(i);
+    fn find(&self, id: Uuid) -> Option<&agenda_item::Model> {
+        self.items().find(|i| i.id == id)
     }
+}
 
-    // Problems chosen at earlier meetings (added by staff, proposed by residents, or
-    // voted for), with their progress since then.
-    let chosen: Vec<(Uuid, Uuid)> = agenda_item::Entity::find()
-        .select_only()
-        .column(agenda_item::Column::ProblemId)
-        .column(agenda_item::Column::MeetingId)
-        .filter(agenda_item::Column::MeetingId.is_in(earlier_ids))
-        .filter(agenda_item::Column::Section.eq(AgendaSection::Priorities))
-        .filter(agenda_item::Column::Removed.eq(false))
-        .filter(agenda_item::Column::ProblemId.is_not_null())
-        // A generated candidate nobody voted for was not chosen.
-        .filter(
-            Condition::any()
-                .add(agenda_item::Column::Kind.ne(AgendaItemKind::Generated))
-                .add(agenda_item::Column::VoteCount.gt(0)),
-        )
-        .into_tuple()
-        .all(db)
-        .await?;
-    let meeting_start: HashMap<Uuid, DateTime<Utc>> =
-        earlier.iter().map(|e| (e.id, e.starts_at)).collect();
-    // The earliest meeting at which each problem was chosen.
-    let mut chosen_at: BTreeMap<Uuid, DateTime<Utc>> = BTreeMap::new();
-    for (problem_id, meeting_id) in chosen {
-        if let Some(t) = meeting_start.get(&meeting_id) {
-            let e = chosen_at.entry(problem_id).or_insert(*t);
-            *e = std::cmp::min(*e, *t);
-        }
-    }
-    chosen_at.retain(|p, _| !have_problem.contains(p));
-    let reported: Vec<problem::Model> = problem::Entity::find()
-        .filter(problem::Column::Id.is_in(chosen_at.keys().copied()))
-        .filter(policy::public_problems())
-        .order_by_asc(problem::Column::CreatedAt)
-        .all(db)
-        .await?;
-    let events = problem_event::Entity::find()
-        .filter(problem_event::Column::ProblemId.is_in(reported.iter().map(|p| p.id)))
-        .filter(
-            problem_event::Column::Kind
-                .is_in([ProblemEventKind::StatusChanged, ProblemEventKind::Reopened]),
-        )
-        .order_by_asc(problem_event::Column::CreatedAt)
-        .all(db)
-        .await?;
-    let mut reported_ids = HashSet::new();
-    for p in &reported {
-        let Some(chosen) = chosen_at.get(&p.id) else {
-            continue;
-        };
-        let changes: Vec<&problem_event::Model> = events
+/// A scheduled meeting of one of the beats: (id, beat, start, time zone).
+type BeatMeeting = (Uuid, Uuid, DateTime<Utc>, String);
+
+/// What the generated items of several meetings are built from, read in a fixed number
+/// of statements whatever the number of meetings.
+struct Sources {
+    at: DateTime<Utc>,
+    /// Scheduled meetings of the beats, soonest first.
+    meetings: Vec<BeatMeeting>,
+    /// SARA records of the beats, oldest first.
+    saras: Vec<sara_record::Model>,
+    /// Open actions, and actions done lately, of the beats' meetings and SARA records.
+    actions: Vec<action_item::Model>,
+    /// Problems chosen at the beats' meetings: (problem, meeting).
+    chosen: Vec<(Uuid, Uuid)>,
+    /// The chosen problems (those anyone may see), oldest first.
+    reported: Vec<problem::Model>,
+    /// Their status changes, oldest first.
+    events: Vec<problem_event::Model>,
+    /// Reports in the recent window and the one before it, by meeting (for agendas
+    /// generated for the first time).
+    trends: HashMap<Uuid, (i64, i64, i64)>,
+    /// Recent open problems, for chronic clusters, oldest first.
+    open: Vec<problem::Model>,
+    /// Their categories.
+    categories: HashMap<Uuid, category::Model>,
+    /// The top open problems of each beat, ranked.
+    top: HashMap<Uuid, Vec<problem::Model>>,
+}
+
+impl Sources {
+    /// The scheduled meetings of `m`'s beat before it, latest first.
+    fn earlier<'a>(&'a self, m: &'a meeting::Model) -> impl Iterator<Item = &'a BeatMeeting> {
+        self.meetings
             .iter()
-            .filter(|e| e.problem_id == p.id && e.created_at >= *chosen)
-            .collect();
-        let was = changes
-            .first()
-            .and_then(|e| e.from_status)
-            .unwrap_or(p.status);
-        let progress = if changes.is_empty() {
-            format!(
-                "No change since it was chosen on {}: still {}.",
-                chosen.date_naive(),
-                status_word(p.status)
-            )
-        } else {
-            format!(
-                "Was {} when chosen on {}; now {} after {} status change{}.",
-                status_word(was),
-                chosen.date_naive(),
-                status_word(p.status),
-                changes.len(),
-                if changes.len() == 1 { "" } else { "s" }
-            )
-        };
-        let mut i = item(
-            m.id,
-            AgendaSection::ReportBack,
-            format!("{}: {}", p.reference, p.title),
-            Some(progress),
-            pos(AgendaSection::ReportBack),
-            at,
-        );
-        i.problem_id = Some(p.id);
-        reported_ids.insert(p.id);
-        out.push(i);
+            .rev()
+            .filter(move |(_, b, t, _)| *b == m.beat_id && *t < m.starts_at)
     }
 
-    // SARA records in progress.
-    let saras = sara_record::Entity::find()
-        .filter(sara_record::Column::BeatId.eq(m.beat_id))
-        .filter(sara_record::Column::Stage.ne(SaraStage::Closed))
-        .order_by_asc(sara_record::Column::CreatedAt)
-        .all(db)
-        .await?;
-    if first {
-        for s in &saras {
-            let section = if s.stage == SaraStage::Response {
-                AgendaSection::Strategies
-            } else {
-                AgendaSection::ReportBack
-            };
-            out.push(item(
-                m.id,
-                section,
-                format!("Beat plan priority: {}", s.title),
-                Some(format!("SARA stage: {:?}.", s.stage).to_uppercase()),
-                pos(section),
-                at,
-            ));
-        }
+    /// Since when `m` reports back: the previous meeting, or 30 days before it.
+    fn since(&self, m: &meeting::Model) -> DateTime<Utc> {
+        self.earlier(m)
+            .next()
+            .map_or(m.starts_at - TimeDelta::days(30), |(_, _, t, _)| *t)
     }
 
-    // Current conditions: the trend of reports, and new chronic problems.
-    if first {
-        let window = std::cmp::min(m.starts_at, at) - since;
+    /// The recent window of the trend item: (from, to) of the recent part; the part
+    /// before it is as long and ends where it starts.
+    fn trend_window(&self, m: &meeting::Model) -> (DateTime<Utc>, DateTime<Utc>) {
+        let end = std::cmp::min(m.starts_at, self.at);
+        let window = end - self.since(m);
         let window = if window <= TimeDelta::zero() {
             TimeDelta::days(30)
         } else {
             window
         };
-        let end = std::cmp::min(m.starts_at, at);
-        let count_between = |from: DateTime<Utc>, to: DateTime<Utc>| {
-            problem::Entity::find()
-                .filter(problem::Column::BeatId.eq(m.beat_id))
-                .filter(policy::public_problems())
-                .filter(problem::Column::CreatedAt.gte(from))
-                .filter(problem::Column::CreatedAt.lt(to))
-                .count(db)
-        };
-        let recent = count_between(end - window, end).await?;
-        let before = count_between(end - window - window, end - window).await?;
-        out.push(item(
-            m.id,
-            AgendaSection::CurrentConditions,
-            format!(
-                "{recent} new reports in the last {} days (the {} days before: {before})",
-                std::cmp::max(window.num_days(), 1),
-                std::cmp::max(window.num_days(), 1)
-            ),
-            None,
-            pos(AgendaSection::CurrentConditions),
-            at,
-        ));
-    }
-    let open: Vec<problem::Model> = problem::Entity::find()
-        .filter(problem::Column::BeatId.eq(m.beat_id))
-        .filter(policy::public_problems())
-        .filter(problem::Column::Status.is_in(OPEN))
-        .filter(problem::Column::CreatedAt.gte(at - TimeDelta::days(CHRONIC_WINDOW_DAYS)))
-        .order_by_asc(problem::Column::CreatedAt)
-        .limit(2000)
-        .all(db)
-        .await?;
-    let categories: HashMap<Uuid, category::Model> = category::Entity::find()
-        .filter(category::Column::Id.is_in(open.iter().map(|p| p.category_id)))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|c| (c.id, c))
-        .collect();
-    for cluster in chronic_clusters(&open, &categories) {
-        let Some(seed) = cluster.first() else {
-            continue;
-        };
-        if have_problem.contains(&seed.id) || reported_ids.contains(&seed.id) {
-            continue;
-        }
-        let cat = categories
-            .get(&seed.category_id)
-            .map_or("similar problems", |c| c.name.as_str());
-        let place = seed
-            .address
-            .clone()
-            .unwrap_or_else(|| format!("{:.4}, {:.4}", seed.lat, seed.lon));
-        let refs: Vec<&str> = cluster.iter().map(|p| p.reference.as_str()).collect();
-        let mut i = item(
-            m.id,
-            AgendaSection::CurrentConditions,
-            format!("Chronic: {} reports of {cat} near {place}", cluster.len()),
-            Some(format!("Reports: {}.", refs.join(", "))),
-            pos(AgendaSection::CurrentConditions),
-            at,
-        );
-        i.problem_id = Some(seed.id);
-        out.push(i);
+        (end - window, end)
     }
 
-    // Priorities: the beat's open problems, ranked by support, then age.
-    let top = problem::Entity::find()
-        .filter(problem::Column::BeatId.eq(m.beat_id))
+    async fn load(
+        db: &impl ConnectionTrait,
+        need: &[&meeting::Model],
+        first: &[&meeting::Model],
+        at: DateTime<Utc>,
+    ) -> AppResult<Self> {
+        let beats: BTreeSet<Uuid> = need.iter().map(|m| m.beat_id).collect();
+        let latest = need.iter().map(|m| m.starts_at).max().unwrap_or(at);
+        let meetings: Vec<BeatMeeting> = meeting::Entity::find()
+            .select_only()
+            .column(meeting::Column::Id)
+            .column(meeting::Column::BeatId)
+            .column(meeting::Column::StartsAt)
+            .column(meeting::Column::TimeZone)
+            .filter(meeting::Column::BeatId.is_in(beats.iter().copied()))
+            .filter(meeting::Column::Status.eq(MeetingStatus::Scheduled))
+            .order_by_asc(meeting::Column::StartsAt)
+            .order_by_asc(meeting::Column::Id)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let mut sources = Self {
+            at,
+            meetings,
+            saras: Vec::new(),
+            actions: Vec::new(),
+            chosen: Vec::new(),
+            reported: Vec::new(),
+            events: Vec::new(),
+            trends: HashMap::new(),
+            open: Vec::new(),
+            categories: HashMap::new(),
+            top: HashMap::new(),
+        };
+        // The beats' meetings that are earlier than some meeting asked for.
+        let earlier_meetings = || -> SelectStatement {
+            Query::select()
+                .column(meeting::Column::Id)
+                .from(meeting::Entity)
+                .and_where(meeting::Column::BeatId.is_in(beats.iter().copied()))
+                .and_where(meeting::Column::Status.eq(MeetingStatus::Scheduled))
+                .and_where(meeting::Column::StartsAt.lt(latest))
+                .to_owned()
+        };
+        sources.saras = sara_record::Entity::find()
+            .filter(sara_record::Column::BeatId.is_in(beats.iter().copied()))
+            .order_by_asc(sara_record::Column::CreatedAt)
+            .order_by_asc(sara_record::Column::Id)
+            .all(db)
+            .await?;
+        let done_since = need.iter().map(|m| sources.since(m)).min().unwrap_or(at);
+        sources.actions = action_item::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(action_item::Column::MeetingId.in_subquery(earlier_meetings()))
+                    .add(
+                        action_item::Column::SaraRecordId.in_subquery(
+                            Query::select()
+                                .column(sara_record::Column::Id)
+                                .from(sara_record::Entity)
+                                .and_where(sara_record::Column::BeatId.is_in(beats.iter().copied()))
+                                .to_owned(),
+                        ),
+                    ),
+            )
+            .filter(
+                Condition::any()
+                    .add(action_item::Column::Status.is_in(OPEN_ACTIONS))
+                    .add(
+                        Condition::all()
+                            .add(action_item::Column::Status.eq(ActionStatus::Done))
+                            .add(action_item::Column::CompletedAt.gte(done_since)),
+                    ),
+            )
+            .filter(action_item::Column::CreatedAt.lt(latest))
+            .order_by_asc(action_item::Column::CreatedAt)
+            .order_by_asc(action_item::Column::Id)
+            .all(db)
+            .await?;
+        // Problems chosen at earlier meetings: added by staff, proposed by residents, or
+        // voted for (a generated candidate nobody voted for was not chosen).
+        sources.chosen = agenda_item::Entity::find()
+            .select_only()
+            .column(agenda_item::Column::ProblemId)
+            .column(agenda_item::Column::MeetingId)
+            .filter(agenda_item::Column::MeetingId.in_subquery(earlier_meetings()))
+            .filter(agenda_item::Column::Section.eq(AgendaSection::Priorities))
+            .filter(agenda_item::Column::Removed.eq(false))
+            .filter(agenda_item::Column::ProblemId.is_not_null())
+            .filter(
+                Condition::any()
+                    .add(agenda_item::Column::Kind.ne(AgendaItemKind::Generated))
+                    .add(agenda_item::Column::VoteCount.gt(0)),
+            )
+            .into_tuple()
+            .all(db)
+            .await?;
+        let chosen_ids: BTreeSet<Uuid> = sources.chosen.iter().map(|(p, _)| *p).collect();
+        sources.reported = problem::Entity::find()
+            .filter(problem::Column::Id.is_in(chosen_ids.iter().copied()))
+            .filter(policy::public_problems())
+            .order_by_asc(problem::Column::CreatedAt)
+            .order_by_asc(problem::Column::Id)
+            .all(db)
+            .await?;
+        sources.events = problem_event::Entity::find()
+            .filter(problem_event::Column::ProblemId.is_in(sources.reported.iter().map(|p| p.id)))
+            .filter(
+                problem_event::Column::Kind
+                    .is_in([ProblemEventKind::StatusChanged, ProblemEventKind::Reopened]),
+            )
+            .order_by_asc(problem_event::Column::CreatedAt)
+            .order_by_asc(problem_event::Column::Id)
+            .all(db)
+            .await?;
+        sources.trends = sources.load_trends(db, first, &beats).await?;
+        let open_limit = CHRONIC_MAX_PROBLEMS_PER_BEAT.saturating_mul(beats.len() as u64);
+        sources.open = problem::Entity::find()
+            .filter(problem::Column::BeatId.is_in(beats.iter().copied()))
+            .filter(policy::public_problems())
+            .filter(problem::Column::Status.is_in(OPEN))
+            .filter(problem::Column::CreatedAt.gte(at - TimeDelta::days(CHRONIC_WINDOW_DAYS)))
+            .order_by_asc(problem::Column::CreatedAt)
+            .order_by_asc(problem::Column::Id)
+            .limit(open_limit)
+            .all(db)
+            .await?;
+        let category_ids: BTreeSet<Uuid> = sources.open.iter().map(|p| p.category_id).collect();
+        sources.categories = category::Entity::find()
+            .filter(category::Column::Id.is_in(category_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
+        for p in top_problems(db, &beats).await? {
+            sources.top.entry(p.beat_id).or_default().push(p);
+        }
+        Ok(sources)
+    }
+
+    /// Counts the reports of the recent window and the one before it for each meeting
+    /// in `first`, in one statement.
+    async fn load_trends(
+        &self,
+        db: &impl ConnectionTrait,
+        first: &[&meeting::Model],
+        beats: &BTreeSet<Uuid>,
+    ) -> AppResult<HashMap<Uuid, (i64, i64, i64)>> {
+        let mut select = Query::select();
+        select
+            .expr_as(Expr::col(Asterisk).count(), "total")
+            .from(problem::Entity)
+            .cond_where(
+                Condition::all()
+                    .add(problem::Column::BeatId.is_in(beats.iter().copied()))
+                    .add(policy::public_problems()),
+            );
+        let mut windows = Vec::new();
+        for (n, m) in first.iter().enumerate() {
+            let (from, to) = self.trend_window(m);
+            let before_from = from - (to - from);
+            for (part, (a, b)) in [(from, to), (before_from, from)].into_iter().enumerate() {
+                let counted: Expr = Expr::case(
+                    Condition::all()
+                        .add(problem::Column::BeatId.eq(m.beat_id))
+                        .add(problem::Column::CreatedAt.gte(a))
+                        .add(problem::Column::CreatedAt.lt(b)),
+                    Expr::val(1),
+                )
+                .into();
+                select.expr_as(counted.count(), format!("c{n}_{part}"));
+            }
+            windows.push((m.id, (to - from).num_days()));
+        }
+        let backend = db.get_database_backend();
+        let row = db.query_one_raw(backend.build(&select)).await?;
+        let mut out = HashMap::new();
+        if let Some(row) = row {
+            for (n, (id, days)) in windows.into_iter().enumerate() {
+                let recent: i64 = row.try_get("", &format!("c{n}_0"))?;
+                let before: i64 = row.try_get("", &format!("c{n}_1"))?;
+                out.insert(id, (recent, before, days));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The items the data calls for on `m`'s agenda now, without the ones `existing`
+    /// already has. `first` when the agenda is not stored yet: the fixed items (welcome,
+    /// trend, SARA records, strategies, next meeting) come with the first generation.
+    fn generate(
+        &self,
+        m: &meeting::Model,
+        existing: &[agenda_item::Model],
+        first: bool,
+    ) -> Vec<agenda_item::Model> {
+        let at = self.at;
+        let mut out = Vec::new();
+        let have_id: HashSet<Uuid> = existing.iter().map(|i| i.id).collect();
+        let have_problem: HashSet<Uuid> = existing.iter().filter_map(|i| i.problem_id).collect();
+        let have_action: HashSet<Uuid> = existing.iter().filter_map(|i| i.action_item_id).collect();
+        let mut next_pos: BTreeMap<u8, i32> = BTreeMap::new();
+        for i in existing {
+            let e = next_pos.entry(section_rank(i.section)).or_insert(0);
+            *e = std::cmp::max(*e, i.position + 10);
+        }
+        let mut pos = |s: AgendaSection| {
+            let e = next_pos.entry(section_rank(s)).or_insert(0);
+            let p = *e;
+            *e += 10;
+            p
+        };
+        let key = |k: String| generated_id(m.id, &k);
+
+        if first {
+            out.push(item(
+                m.id,
+                m.id, // the mark of a stored agenda: see the module documentation
+                AgendaSection::Welcome,
+                "Welcome and introductions".into(),
+                Some("Residents, beat officers and partners introduce themselves.".into()),
+                pos(AgendaSection::Welcome),
+                at,
+            ));
+        }
+
+        // Report back: open actions of earlier meetings and of the beat's SARA records,
+        // and actions done since the previous meeting.
+        let since = self.since(m);
+        let earlier: HashSet<Uuid> = self.earlier(m).map(|(id, _, _, _)| *id).collect();
+        let beat_saras: HashSet<Uuid> = self
+            .saras
+            .iter()
+            .filter(|s| s.beat_id == m.beat_id)
+            .map(|s| s.id)
+            .collect();
+        for a in &self.actions {
+            let of_beat = a.meeting_id.is_some_and(|id| earlier.contains(&id))
+                || a.sara_record_id.is_some_and(|id| beat_saras.contains(&id));
+            let reported = OPEN_ACTIONS.contains(&a.status)
+                || (a.status == ActionStatus::Done && a.completed_at.is_some_and(|c| c >= since));
+            if !of_beat || !reported || a.created_at >= m.starts_at || have_action.contains(&a.id) {
+                continue;
+            }
+            let due = a.due_on.map(|d| format!(", due {d}")).unwrap_or_default();
+            let overdue = a
+                .due_on
+                .is_some_and(|d| d < m.starts_at.date_naive() && OPEN_ACTIONS.contains(&a.status));
+            let notes = format!(
+                "Action {}{}{}.",
+                action_word(a.status),
+                due,
+                if overdue { " (overdue)" } else { "" }
+            );
+            let mut i = item(
+                m.id,
+                key(format!("action:{}", a.id)),
+                AgendaSection::ReportBack,
+                format!("Action: {}", a.title),
+                Some(notes),
+                pos(AgendaSection::ReportBack),
+                at,
+            );
+            i.action_item_id = Some(a.id);
+            i.problem_id = a.problem_id;
+            out.push(i);
+        }
+
+        // Problems chosen at earlier meetings, with their progress since then.
+        let meeting_start: HashMap<Uuid, DateTime<Utc>> =
+            self.earlier(m).map(|(id, _, t, _)| (*id, *t)).collect();
+        let mut chosen_at: BTreeMap<Uuid, DateTime<Utc>> = BTreeMap::new();
+        for (problem_id, meeting_id) in &self.chosen {
+            if let Some(t) = meeting_start.get(meeting_id) {
+                let e = chosen_at.entry(*problem_id).or_insert(*t);
+                *e = std::cmp::min(*e, *t);
+            }
+        }
+        chosen_at.retain(|p, _| !have_problem.contains(p));
+        let mut reported_ids = HashSet::new();
+        for p in &self.reported {
+            let Some(chosen) = chosen_at.get(&p.id) else {
+                continue;
+            };
+            let changes: Vec<&problem_event::Model> = self
+                .events
+                .iter()
+                .filter(|e| e.problem_id == p.id && e.created_at >= *chosen)
+                .collect();
+            let was = changes
+                .first()
+                .and_then(|e| e.from_status)
+                .unwrap_or(p.status);
+            let progress = if changes.is_empty() {
+                format!(
+                    "No change since it was chosen on {}: still {}.",
+                    chosen.date_naive(),
+                    status_word(p.status)
+                )
+            } else {
+                format!(
+                    "Was {} when chosen on {}; now {} after {} status change{}.",
+                    status_word(was),
+                    chosen.date_naive(),
+                    status_word(p.status),
+                    changes.len(),
+                    if changes.len() == 1 { "" } else { "s" }
+                )
+            };
+            let mut i = item(
+                m.id,
+                key(format!("report:{}", p.id)),
+                AgendaSection::ReportBack,
+                format!("{}: {}", p.reference, p.title),
+                Some(progress),
+                pos(AgendaSection::ReportBack),
+                at,
+            );
+            i.problem_id = Some(p.id);
+            reported_ids.insert(p.id);
+            out.push(i);
+        }
+
+        // SARA records in progress.
+        if first {
+            for s in self
+                .saras
+                .iter()
+                .filter(|s| s.beat_id == m.beat_id && s.stage != SaraStage::Closed)
+            {
+                let section = if s.stage == SaraStage::Response {
+                    AgendaSection::Strategies
+                } else {
+                    AgendaSection::ReportBack
+                };
+                out.push(item(
+                    m.id,
+                    key(format!("sara:{}", s.id)),
+                    section,
+                    format!("Beat plan priority: {}", s.title),
+                    Some(format!("SARA stage: {:?}.", s.stage).to_uppercase()),
+                    pos(section),
+                    at,
+                ));
+            }
+        }
+
+        // Current conditions: the trend of reports, and new chronic problems.
+        if first && let Some((recent, before, days)) = self.trends.get(&m.id) {
+            let days = std::cmp::max(*days, 1);
+            out.push(item(
+                m.id,
+                key("conditions".into()),
+                AgendaSection::CurrentConditions,
+                format!(
+                    "{recent} new reports in the last {days} days (the {days} days before: \
+                     {before})"
+                ),
+                None,
+                pos(AgendaSection::CurrentConditions),
+                at,
+            ));
+        }
+        let open: Vec<problem::Model> = self
+            .open
+            .iter()
+            .filter(|p| p.beat_id == m.beat_id)
+            .cloned()
+            .collect();
+        for cluster in chronic_clusters(&open, &self.categories) {
+            let Some(seed) = cluster.first() else {
+                continue;
+            };
+            if have_problem.contains(&seed.id) || reported_ids.contains(&seed.id) {
+                continue;
+            }
+            let cat = self
+                .categories
+                .get(&seed.category_id)
+                .map_or("similar problems", |c| c.name.as_str());
+            let place = seed
+                .address
+                .clone()
+                .unwrap_or_else(|| format!("{:.4}, {:.4}", seed.lat, seed.lon));
+            let refs: Vec<&str> = cluster.iter().map(|p| p.reference.as_str()).collect();
+            let mut i = item(
+                m.id,
+                key(format!("chronic:{}", seed.id)),
+                AgendaSection::CurrentConditions,
+                format!("Chronic: {} reports of {cat} near {place}", cluster.len()),
+                Some(format!("Reports: {}.", refs.join(", "))),
+                pos(AgendaSection::CurrentConditions),
+                at,
+            );
+            i.problem_id = Some(seed.id);
+            out.push(i);
+        }
+
+        // Priorities: the beat's open problems, ranked by support, then age.
+        for p in self.top.get(&m.beat_id).into_iter().flatten() {
+            if have_problem.contains(&p.id) || reported_ids.contains(&p.id) {
+                continue;
+            }
+            let age = (at - p.created_at).num_days();
+            let mut i = item(
+                m.id,
+                key(format!("priority:{}", p.id)),
+                AgendaSection::Priorities,
+                format!("{}: {}", p.reference, p.title),
+                Some(format!(
+                    "{} supporter{}, open {age} day{}, {}.",
+                    p.support_count,
+                    if p.support_count == 1 { "" } else { "s" },
+                    if age == 1 { "" } else { "s" },
+                    status_word(p.status)
+                )),
+                pos(AgendaSection::Priorities),
+                at,
+            );
+            i.problem_id = Some(p.id);
+            out.push(i);
+        }
+
+        if first {
+            out.push(item(
+                m.id,
+                key("strategies".into()),
+                AgendaSection::Strategies,
+                "Agree who does what, by when".into(),
+                Some(
+                    "Police, partners and residents (with a named community contact) take on \
+                     actions with due dates."
+                        .into(),
+                ),
+                pos(AgendaSection::Strategies),
+                at,
+            ));
+            let next = self
+                .meetings
+                .iter()
+                .find(|(_, b, t, _)| *b == m.beat_id && *t > m.starts_at);
+            let title = match next {
+                Some((_, _, t, zone)) => {
+                    let mut n = m.clone();
+                    n.starts_at = *t;
+                    n.time_zone.clone_from(zone);
+                    format!("Next meeting: {}", local_when(&n))
+                }
+                None => "Set the date of the next meeting".into(),
+            };
+            out.push(item(
+                m.id,
+                key("next-meeting".into()),
+                AgendaSection::NextMeeting,
+                title,
+                Some("Working groups report on their next steps.".into()),
+                pos(AgendaSection::NextMeeting),
+                at,
+            ));
+        }
+        out.retain(|i| !have_id.contains(&i.id));
+        out
+    }
+}
+
+/// The [`TOP_PROBLEMS`] open problems of each beat (that anyone may see, not
+/// duplicates), by support, then age, in one statement (a window function).
+async fn top_problems(
+    db: &impl ConnectionTrait,
+    beats: &BTreeSet<Uuid>,
+) -> AppResult<Vec<problem::Model>> {
+    let mut ranked = problem::Entity::find()
+        .filter(problem::Column::BeatId.is_in(beats.iter().copied()))
         .filter(policy::public_problems())
         .filter(problem::Column::Status.is_in(OPEN))
         .filter(problem::Column::DuplicateOfId.is_null())
-        .order_by_desc(problem::Column::SupportCount)
-        .order_by_asc(problem::Column::CreatedAt)
-        .order_by_asc(problem::Column::Id)
-        .limit(TOP_PROBLEMS)
+        .into_query();
+    let mut window = WindowStatement::partition_by((problem::Entity, problem::Column::BeatId));
+    window
+        .order_by(
+            (problem::Entity, problem::Column::SupportCount),
+            Order::Desc,
+        )
+        .order_by((problem::Entity, problem::Column::CreatedAt), Order::Asc)
+        .order_by((problem::Entity, problem::Column::Id), Order::Asc);
+    ranked.expr_window_as(Expr::cust("ROW_NUMBER()"), window, "rank_in_beat");
+    let top = Query::select()
+        .column(Asterisk)
+        .from_subquery(ranked, "ranked")
+        .and_where(Expr::col("rank_in_beat").lte(TOP_PROBLEMS))
+        .order_by("beat_id", Order::Asc)
+        .order_by("rank_in_beat", Order::Asc)
+        .to_owned();
+    let backend = db.get_database_backend();
+    Ok(problem::Model::find_by_statement(backend.build(&top))
         .all(db)
-        .await?;
-    for p in top {
-        if have_problem.contains(&p.id) || reported_ids.contains(&p.id) {
-            continue;
-        }
-        let age = (at - p.created_at).num_days();
-        let mut i = item(
-            m.id,
-            AgendaSection::Priorities,
-            format!("{}: {}", p.reference, p.title),
-            Some(format!(
-                "{} supporter{}, open {age} day{}, {}.",
-                p.support_count,
-                if p.support_count == 1 { "" } else { "s" },
-                if age == 1 { "" } else { "s" },
-                status_word(p.status)
-            )),
-            pos(AgendaSection::Priorities),
-            at,
-        );
-        i.problem_id = Some(p.id);
-        out.push(i);
-    }
-
-    if first {
-        out.push(item(
-            m.id,
-            AgendaSection::Strategies,
-            "Agree who does what, by when".into(),
-            Some(
-                "Police, partners and residents (with a named community contact) take on \
-                 actions with due dates."
-                    .into(),
-            ),
-            pos(AgendaSection::Strategies),
-            at,
-        ));
-        let next = meeting::Entity::find()
-            .filter(meeting::Column::BeatId.eq(m.beat_id))
-            .filter(meeting::Column::StartsAt.gt(m.starts_at))
-            .filter(meeting::Column::Status.eq(MeetingStatus::Scheduled))
-            .order_by_asc(meeting::Column::StartsAt)
-            .one(db)
-            .await?;
-        let title = match next {
-            Some(n) => format!("Next meeting: {}", local_when(&n)),
-            None => "Set the date of the next meeting".into(),
-        };
-        out.push(item(
-            m.id,
-            AgendaSection::NextMeeting,
-            title,
-            Some("Working groups report on their next steps.".into()),
-            pos(AgendaSection::NextMeeting),
-            at,
-        ));
-    }
-    Ok(out)
+        .await?)
 }
 
 /// Groups open problems into chronic clusters: at least [`CHRONIC_MIN_REPORTS`] of one
@@ -538,78 +862,171 @@ pub fn chronic_clusters<'a>(
     clusters
 }
 
-/// Generates the agenda on first use, and refreshes it when stale (before the
-/// meeting). Cheap when there is nothing to do: one read.
-pub async fn ensure_generated(
-    db: &(impl ConnectionTrait + TransactionTrait),
-    m: &meeting::Model,
-) -> AppResult<()> {
-    let welcome = agenda_item::Entity::find_by_id(m.id).one(db).await?;
+/// The agendas of `ms` as they are now: stored items and generated ones. SELECTs only,
+/// a fixed number of them whatever the number of meetings.
+async fn plans(db: &impl ConnectionTrait, ms: &[meeting::Model]) -> AppResult<HashMap<Uuid, Plan>> {
     let at = now();
-    match welcome {
-        None => {
-            // Read first, then write in a transaction whose first statement is the
-            // claim: on SQLite a transaction that reads before writing fails when
-            // another connection wrote in between.
-            let items = generate(db, m, &[], true).await?;
-            let Some((claim, rest)) = items.split_first() else {
-                return Ok(());
-            };
-            let txn = db.begin().await?;
-            let won = agenda_item::Entity::insert(claim.clone().into_active_model())
-                .on_conflict(
-                    OnConflict::column(agenda_item::Column::Id)
-                        .do_nothing()
-                        .to_owned(),
-                )
-                .exec_without_returning(&txn)
-                .await?;
-            if won == 1 {
-                insert_items(&txn, rest).await?;
-                txn.commit().await?;
-            }
-            Ok(())
-        }
-        Some(w)
-            if m.status == MeetingStatus::Scheduled
-                && m.starts_at > at
-                && w.updated_at < at - TimeDelta::minutes(REFRESH_AFTER_MINUTES) =>
-        {
-            let txn = db.begin().await?;
-            let claimed = agenda_item::Entity::update_many()
-                .col_expr(agenda_item::Column::UpdatedAt, Expr::value(at))
-                .filter(agenda_item::Column::Id.eq(m.id))
-                .filter(agenda_item::Column::UpdatedAt.eq(w.updated_at))
-                .exec(&txn)
-                .await?;
-            if claimed.rows_affected == 1 {
-                let existing = agenda_item::Entity::find()
-                    .filter(agenda_item::Column::MeetingId.eq(m.id))
-                    .all(&txn)
-                    .await?;
-                let items = generate(&txn, m, &existing, false).await?;
-                insert_items(&txn, &items).await?;
-                txn.commit().await?;
-            }
-            Ok(())
-        }
-        Some(_) => Ok(()),
+    let rows = agenda_item::Entity::find()
+        .filter(agenda_item::Column::MeetingId.is_in(ms.iter().map(|m| m.id)))
+        .all(db)
+        .await?;
+    let mut stored: HashMap<Uuid, Vec<agenda_item::Model>> = HashMap::new();
+    for r in rows {
+        stored.entry(r.meeting_id).or_default().push(r);
     }
+    let none = Vec::new();
+    let existing = |m: &meeting::Model| stored.get(&m.id).unwrap_or(&none);
+    let need: Vec<&meeting::Model> = ms
+        .iter()
+        .filter(|m| takes_generated(m, existing(m), at))
+        .collect();
+    let first: Vec<&meeting::Model> = need
+        .iter()
+        .copied()
+        .filter(|m| !is_stored(m, existing(m)))
+        .collect();
+    let sources = if need.is_empty() {
+        None
+    } else {
+        Some(Sources::load(db, &need, &first, at).await?)
+    };
+    let mut out = HashMap::new();
+    for m in ms {
+        let items = existing(m);
+        let generated = match &sources {
+            Some(s) if takes_generated(m, items, at) => s.generate(m, items, !is_stored(m, items)),
+            _ => Vec::new(),
+        };
+        out.insert(
+            m.id,
+            Plan {
+                stored: items.clone(),
+                generated,
+            },
+        );
+    }
+    Ok(out)
 }
 
-async fn insert_items(db: &impl ConnectionTrait, items: &[agenda_item::Model]) -> AppResult<()> {
+async fn plan_of(db: &impl ConnectionTrait, m: &meeting::Model) -> AppResult<Plan> {
+    Ok(plans(db, std::slice::from_ref(m))
+        .await?
+        .remove(&m.id)
+        .unwrap_or_default())
+}
+
+/// Stores generated items in the caller's transaction; an item another request stored
+/// meanwhile is left as it is.
+async fn store_generated(db: &impl ConnectionTrait, items: &[agenda_item::Model]) -> AppResult<()> {
     for chunk in items.chunks(200) {
         if chunk.is_empty() {
             continue;
         }
         agenda_item::Entity::insert_many(chunk.iter().cloned().map(|i| i.into_active_model()))
+            .on_conflict(
+                OnConflict::column(agenda_item::Column::Id)
+                    .do_nothing()
+                    .to_owned(),
+            )
             .exec_without_returning(db)
             .await?;
     }
     Ok(())
 }
 
-/// Forces a refresh of a meeting's generated items (staff), e.g. just before it starts.
+/// The agendas of several meetings as the viewer sees them, computed together (SELECTs
+/// only, a fixed number of them whatever the number of meetings).
+pub async fn agendas(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    ms: &[meeting::Model],
+) -> AppResult<HashMap<Uuid, Agenda>> {
+    let mut plans = plans(db, ms).await?;
+    let beats: HashMap<Uuid, beat::Model> = beat::Entity::find()
+        .filter(beat::Column::Id.is_in(ms.iter().map(|m| m.beat_id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|b| (b.id, b))
+        .collect();
+    let problem_ids: BTreeSet<Uuid> = plans
+        .values()
+        .flat_map(Plan::items)
+        .filter_map(|i| i.problem_id)
+        .collect();
+    let action_ids: BTreeSet<Uuid> = plans
+        .values()
+        .flat_map(Plan::items)
+        .filter_map(|i| i.action_item_id)
+        .collect();
+    let problems: HashMap<Uuid, problem::Model> = problem::Entity::find()
+        .filter(problem::Column::Id.is_in(problem_ids))
+        .filter(policy::visible_problems(viewer))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    let actions: HashMap<Uuid, action_item::Model> = action_item::Entity::find()
+        .filter(action_item::Column::Id.is_in(action_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a))
+        .collect();
+    let votes: HashMap<Uuid, Uuid> = match viewer.user_id() {
+        Some(u) => agenda_vote::Entity::find()
+            .filter(agenda_vote::Column::MeetingId.is_in(ms.iter().map(|m| m.id)))
+            .filter(agenda_vote::Column::UserId.eq(u))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|v| (v.meeting_id, v.agenda_item_id))
+            .collect(),
+        None => HashMap::new(),
+    };
+    let mut out = HashMap::new();
+    for m in ms {
+        let plan = plans.remove(&m.id).unwrap_or_default();
+        let mut items: Vec<agenda_item::Model> =
+            plan.stored.into_iter().chain(plan.generated).collect();
+        items.sort_by_key(|i| (section_rank(i.section), i.position, i.created_at, i.id));
+        let agenda = Agenda {
+            problems: items
+                .iter()
+                .filter_map(|i| i.problem_id)
+                .filter_map(|p| problems.get(&p).map(|row| (p, row.clone())))
+                .collect(),
+            actions: items
+                .iter()
+                .filter_map(|i| i.action_item_id)
+                .filter_map(|a| actions.get(&a).map(|row| (a, row.clone())))
+                .collect(),
+            my_vote: votes.get(&m.id).copied(),
+            managed: beats
+                .get(&m.beat_id)
+                .is_some_and(|b| policy::can_manage_beat(viewer, b.id, b.precinct_id)),
+            items,
+        };
+        out.insert(m.id, agenda);
+    }
+    Ok(out)
+}
+
+/// The agenda of one meeting as the viewer sees it (SELECTs only).
+pub async fn agenda(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    m: &meeting::Model,
+) -> AppResult<Agenda> {
+    Ok(agendas(db, viewer, std::slice::from_ref(m))
+        .await?
+        .remove(&m.id)
+        .unwrap_or_default())
+}
+
+/// Stores the agenda as it shows now, so that it stays as it is (staff, before the
+/// meeting starts). Reads already show what has newly qualified.
 pub async fn refresh(
     db: &(impl ConnectionTrait + TransactionTrait),
     viewer: &Viewer,
@@ -621,72 +1038,13 @@ pub async fn refresh(
             "this meeting has started: its agenda is kept as it was; add items by hand instead",
         ));
     }
-    ensure_generated(db, &m).await?;
-    agenda_item::Entity::update_many()
-        .col_expr(
-            agenda_item::Column::UpdatedAt,
-            Expr::value(now() - TimeDelta::minutes(REFRESH_AFTER_MINUTES + 1)),
-        )
-        .filter(agenda_item::Column::Id.eq(m.id))
-        .exec(db)
-        .await?;
-    ensure_generated(db, &m).await?;
+    let plan = plan_of(db, &m).await?;
+    // Reads are done: the transaction starts with a write (on SQLite a transaction that
+    // reads first fails when another connection wrote in between).
+    let txn = db.begin().await?;
+    store_generated(&txn, &plan.generated).await?;
+    txn.commit().await?;
     Ok(m)
-}
-
-/// The agenda of a meeting (generated on first use). Removed items are included only
-/// for staff who manage the beat and ask for them.
-pub async fn agenda(
-    db: &(impl ConnectionTrait + TransactionTrait),
-    viewer: &Viewer,
-    m: &meeting::Model,
-    include_removed: bool,
-) -> AppResult<Agenda> {
-    ensure_generated(db, m).await?;
-    let mut query = agenda_item::Entity::find().filter(agenda_item::Column::MeetingId.eq(m.id));
-    let staff = if include_removed {
-        let b = beat::Entity::find_by_id(m.beat_id).one(db).await?;
-        b.is_some_and(|b| policy::can_manage_beat(viewer, b.id, b.precinct_id))
-    } else {
-        false
-    };
-    if !staff {
-        query = query.filter(agenda_item::Column::Removed.eq(false));
-    }
-    let mut items = query.all(db).await?;
-    items.sort_by_key(|i| (section_rank(i.section), i.position, i.created_at, i.id));
-    let problem_ids: BTreeSet<Uuid> = items.iter().filter_map(|i| i.problem_id).collect();
-    let action_ids: BTreeSet<Uuid> = items.iter().filter_map(|i| i.action_item_id).collect();
-    let problems = if problem_ids.is_empty() {
-        Vec::new()
-    } else {
-        problem::Entity::find()
-            .filter(problem::Column::Id.is_in(problem_ids))
-            .filter(policy::visible_problems(viewer))
-            .all(db)
-            .await?
-    };
-    let actions = if action_ids.is_empty() {
-        Vec::new()
-    } else {
-        action_item::Entity::find()
-            .filter(action_item::Column::Id.is_in(action_ids))
-            .all(db)
-            .await?
-    };
-    let my_vote = match viewer.user_id() {
-        Some(u) => agenda_vote::Entity::find_by_id((m.id, u))
-            .one(db)
-            .await?
-            .map(|v| v.agenda_item_id),
-        None => None,
-    };
-    Ok(Agenda {
-        items,
-        problems: problems.into_iter().map(|p| (p.id, p)).collect(),
-        actions: actions.into_iter().map(|a| (a.id, a)).collect(),
-        my_vote,
-    })
 }
 
 fn title_text(raw: &str, what: &str, max: usize) -> AppResult<String> {
@@ -722,6 +1080,8 @@ fn open_for_changes(m: &meeting::Model, what: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// The position after the last stored item of a section (run after the agenda was
+/// stored, in the same transaction).
 async fn next_position(
     db: &impl ConnectionTrait,
     meeting_id: Uuid,
@@ -739,7 +1099,7 @@ async fn next_position(
 }
 
 /// A manual agenda item from staff.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct NewItem {
     /// The meeting.
     pub meeting_id: Uuid,
@@ -751,20 +1111,21 @@ pub struct NewItem {
     pub notes: Option<String>,
     /// A problem it is about.
     pub problem_id: Option<Uuid>,
-    /// Idempotency key.
+    /// Idempotency key (not part of the request's fingerprint).
+    #[serde(skip)]
     pub idempotency_key: String,
 }
 
 /// Adds a manual item at the end of its section (staff who manage the beat).
 pub async fn add_item(
-    db: &(impl ConnectionTrait + TransactionTrait),
+    db: &impl Begin,
     viewer: &Viewer,
     input: NewItem,
 ) -> AppResult<agenda_item::Model> {
     let p = viewer.principal()?;
     let key = IdempotencyKey::parse(&input.idempotency_key)?;
     let m = meetings::get_managed(db, viewer, input.meeting_id).await?;
-    let hash = idem::fingerprint(&input);
+    let request = IdempotentRequest::new(p.id, "addAgendaItem", key, &input)?;
     let title = title_text(&input.title, "title", 300)?;
     let notes = notes_text(input.notes, 4000)?;
     if let Some(pid) = input.problem_id {
@@ -774,20 +1135,28 @@ pub async fn add_item(
             .await?
             .ok_or_else(|| AppError::not_found("problem", pid))?;
     }
-    ensure_generated(db, &m).await?;
-    if let Some(id) = idem::replay(db, p.id, "addAgendaItem", &key, &hash).await? {
-        return get_item(db, id).await;
-    }
+    let plan = plan_of(db, &m).await?;
+    let txn = match idempotency::claim::<Created>(db, &request).await? {
+        Claim::Replay(done) => return get_item(db, done.id).await,
+        Claim::Fresh(txn) => txn,
+    };
+    store_generated(&txn, &plan.generated).await?;
     let at = now();
-    let position = next_position(db, m.id, input.section).await?;
-    let mut i = item(m.id, input.section, title, notes, position, at);
+    let position = next_position(&txn, m.id, input.section).await?;
+    let mut i = item(
+        m.id,
+        Uuid::now_v7(),
+        input.section,
+        title,
+        notes,
+        position,
+        at,
+    );
     i.kind = AgendaItemKind::Manual;
     i.problem_id = input.problem_id;
     i.proposed_by = Some(p.id);
-    let txn = db.begin().await?;
     let i = i.into_active_model().insert(&txn).await?;
-    idem::remember(&txn, p.id, "addAgendaItem", &key, &hash, i.id).await?;
-    txn.commit().await?;
+    idempotency::complete(txn, &request, &Created { id: i.id }).await?;
     Ok(i)
 }
 
@@ -798,18 +1167,47 @@ async fn get_item(db: &impl ConnectionTrait, id: Uuid) -> AppResult<agenda_item:
         .ok_or_else(|| AppError::not_found("agenda item", id))
 }
 
+/// The meeting an item belongs to: named by the item, or found by its stored row.
+async fn meeting_of(db: &impl ConnectionTrait, r: ItemRef) -> AppResult<Uuid> {
+    match r.meeting_id {
+        Some(m) => Ok(m),
+        None => Ok(get_item(db, r.item_id).await?.meeting_id),
+    }
+}
+
+/// The item of a plan, or NOT_FOUND when it is not (or no longer) on the agenda.
+fn item_in(plan: &Plan, r: ItemRef) -> AppResult<agenda_item::Model> {
+    plan.find(r.item_id).cloned().ok_or_else(|| {
+        AppError::NotFound(format!(
+            "no agenda item {r} on this meeting's agenda (a generated item leaves it when what \
+             it is about no longer qualifies): reload the agenda"
+        ))
+    })
+}
+
 /// Removes an item from the agenda (staff); it stays visible to staff as removed.
 pub async fn remove_item(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + TransactionTrait),
     viewer: &Viewer,
-    id: Uuid,
+    r: ItemRef,
 ) -> AppResult<agenda_item::Model> {
-    let i = get_item(db, id).await?;
-    meetings::get_managed(db, viewer, i.meeting_id).await?;
-    let mut active = i.into_active_model();
-    active.set(agenda_item::Column::Removed, true.into());
-    active.set(agenda_item::Column::UpdatedAt, now().into());
-    Ok(active.update(db).await?)
+    let meeting_id = meeting_of(db, r).await?;
+    let m = meetings::get_managed(db, viewer, meeting_id).await?;
+    let plan = plan_of(db, &m).await?;
+    let mut i = item_in(&plan, r)?;
+    let at = now();
+    let txn = db.begin().await?;
+    store_generated(&txn, &plan.generated).await?;
+    agenda_item::Entity::update_many()
+        .col_expr(agenda_item::Column::Removed, Expr::value(true))
+        .col_expr(agenda_item::Column::UpdatedAt, Expr::value(at))
+        .filter(agenda_item::Column::Id.eq(i.id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    i.removed = true;
+    i.updated_at = at;
+    Ok(i)
 }
 
 /// Puts the items of one section in the given order (staff). Every listed id must be
@@ -819,28 +1217,29 @@ pub async fn reorder(
     viewer: &Viewer,
     meeting_id: Uuid,
     section: AgendaSection,
-    order: Vec<Uuid>,
+    order: Vec<ItemRef>,
 ) -> AppResult<()> {
     let m = meetings::get_managed(db, viewer, meeting_id).await?;
-    ensure_generated(db, &m).await?;
-    let mut items = agenda_item::Entity::find()
-        .filter(agenda_item::Column::MeetingId.eq(m.id))
-        .filter(agenda_item::Column::Section.eq(section))
-        .all(db)
-        .await?;
-    let ids: HashSet<Uuid> = items.iter().map(|i| i.id).collect();
-    let unique: HashSet<Uuid> = order.iter().copied().collect();
+    let unique: HashSet<Uuid> = order.iter().map(|r| r.item_id).collect();
     if unique.len() != order.len() {
         return Err(AppError::bad_input(
             "an item is listed twice in `itemIds`: list each item once",
         ));
     }
-    if let Some(stray) = order.iter().find(|id| !ids.contains(id)) {
+    let plan = plan_of(db, &m).await?;
+    let mut items: Vec<&agenda_item::Model> =
+        plan.items().filter(|i| i.section == section).collect();
+    let ids: HashSet<Uuid> = items.iter().map(|i| i.id).collect();
+    if let Some(stray) = order
+        .iter()
+        .find(|r| !ids.contains(&r.item_id) || r.meeting_id.is_some_and(|x| x != m.id))
+    {
         return Err(AppError::bad_input(format!(
             "item {stray} is not in this section of this meeting's agenda: list only items of \
              the section you reorder"
         )));
     }
+    let order: Vec<Uuid> = order.iter().map(|r| r.item_id).collect();
     items.sort_by_key(|i| {
         (
             order.iter().position(|o| *o == i.id).unwrap_or(usize::MAX),
@@ -848,17 +1247,37 @@ pub async fn reorder(
             i.created_at,
         )
     });
+    let position: HashMap<Uuid, i32> = items
+        .iter()
+        .enumerate()
+        .map(|(n, i)| (i.id, i32::try_from(n * 10).unwrap_or(i32::MAX)))
+        .collect();
     let at = now();
+    // Generated items are stored at their new place; stored ones are moved.
+    let generated: Vec<agenda_item::Model> = plan
+        .generated
+        .iter()
+        .cloned()
+        .map(|mut i| {
+            if let Some(p) = position.get(&i.id) {
+                i.position = *p;
+            }
+            i
+        })
+        .collect();
     let txn = db.begin().await?;
-    for (n, i) in items.into_iter().enumerate() {
-        let position = i32::try_from(n * 10).unwrap_or(i32::MAX);
-        if i.position != position {
-            agenda_item::Entity::update_many()
-                .col_expr(agenda_item::Column::Position, Expr::value(position))
-                .col_expr(agenda_item::Column::UpdatedAt, Expr::value(at))
-                .filter(agenda_item::Column::Id.eq(i.id))
-                .exec(&txn)
-                .await?;
+    store_generated(&txn, &generated).await?;
+    for i in &plan.stored {
+        match position.get(&i.id) {
+            Some(p) if *p != i.position => {
+                agenda_item::Entity::update_many()
+                    .col_expr(agenda_item::Column::Position, Expr::value(*p))
+                    .col_expr(agenda_item::Column::UpdatedAt, Expr::value(at))
+                    .filter(agenda_item::Column::Id.eq(i.id))
+                    .exec(&txn)
+                    .await?;
+            }
+            _ => {}
         }
     }
     txn.commit().await?;
@@ -866,7 +1285,7 @@ pub async fn reorder(
 }
 
 /// A resident's proposal of a problem for the agenda.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Proposal {
     /// The meeting.
     pub meeting_id: Uuid,
@@ -874,19 +1293,20 @@ pub struct Proposal {
     pub problem_id: Uuid,
     /// Why it matters.
     pub note: Option<String>,
-    /// Idempotency key.
+    /// Idempotency key (not part of the request's fingerprint).
+    #[serde(skip)]
     pub idempotency_key: String,
 }
 
 /// Proposes a problem of the beat for the PRIORITIES section (any signed-in user).
 pub async fn propose(
-    db: &(impl ConnectionTrait + TransactionTrait),
+    db: &impl Begin,
     viewer: &Viewer,
     input: Proposal,
 ) -> AppResult<agenda_item::Model> {
     let p = viewer.principal()?;
     let key = IdempotencyKey::parse(&input.idempotency_key)?;
-    let hash = idem::fingerprint(&input);
+    let request = IdempotentRequest::new(p.id, "proposeAgendaItem", key, &input)?;
     let m = meetings::get(db, input.meeting_id).await?;
     open_for_changes(&m, "it takes no proposals")?;
     let note = notes_text(input.note, 2000)?;
@@ -900,38 +1320,37 @@ pub async fn propose(
             "this problem is in another beat: propose it for a meeting of its own beat",
         ));
     }
-    ensure_generated(db, &m).await?;
-    if let Some(id) = idem::replay(db, p.id, "proposeAgendaItem", &key, &hash).await? {
-        return get_item(db, id).await;
-    }
-    let already = agenda_item::Entity::find()
-        .filter(agenda_item::Column::MeetingId.eq(m.id))
-        .filter(agenda_item::Column::ProblemId.eq(problem.id))
-        .filter(agenda_item::Column::Removed.eq(false))
-        .one(db)
-        .await?;
-    if already.is_some() {
+    let plan = plan_of(db, &m).await?;
+    let txn = match idempotency::claim::<Created>(db, &request).await? {
+        Claim::Replay(done) => return get_item(db, done.id).await,
+        Claim::Fresh(txn) => txn,
+    };
+    if plan
+        .items()
+        .any(|i| i.problem_id == Some(problem.id) && !i.removed)
+    {
         return Err(AppError::conflict(format!(
             "{} is already on this meeting's agenda: vote for it instead",
             problem.reference
         )));
     }
+    store_generated(&txn, &plan.generated).await?;
     let at = now();
+    let position = next_position(&txn, m.id, AgendaSection::Priorities).await?;
     let mut i = item(
         m.id,
+        Uuid::now_v7(),
         AgendaSection::Priorities,
         format!("{}: {}", problem.reference, problem.title),
         note,
-        next_position(db, m.id, AgendaSection::Priorities).await?,
+        position,
         at,
     );
     i.kind = AgendaItemKind::Proposed;
     i.problem_id = Some(problem.id);
     i.proposed_by = Some(p.id);
-    let txn = db.begin().await?;
     let i = i.into_active_model().insert(&txn).await?;
-    idem::remember(&txn, p.id, "proposeAgendaItem", &key, &hash, i.id).await?;
-    txn.commit().await?;
+    idempotency::complete(txn, &request, &Created { id: i.id }).await?;
     Ok(i)
 }
 
@@ -939,10 +1358,13 @@ pub async fn propose(
 pub async fn vote(
     db: &(impl ConnectionTrait + TransactionTrait),
     viewer: &Viewer,
-    item_id: Uuid,
+    r: ItemRef,
 ) -> AppResult<agenda_item::Model> {
     let p = viewer.principal()?;
-    let i = get_item(db, item_id).await?;
+    let meeting_id = meeting_of(db, r).await?;
+    let m = meetings::get(db, meeting_id).await?;
+    let plan = plan_of(db, &m).await?;
+    let i = item_in(&plan, r)?;
     if i.removed {
         return Err(AppError::bad_input(
             "this item was removed from the agenda: vote for another priority",
@@ -953,9 +1375,9 @@ pub async fn vote(
             "only items under PRIORITIES can be voted for: choose a priority",
         ));
     }
-    let m = meetings::get(db, i.meeting_id).await?;
     open_for_changes(&m, "it takes no votes")?;
     let txn = db.begin().await?;
+    store_generated(&txn, &plan.generated).await?;
     let inserted = agenda_vote::Entity::insert(
         agenda_vote::Model {
             meeting_id: m.id,
@@ -989,9 +1411,10 @@ pub async fn vote(
     get_item(db, i.id).await
 }
 
-/// Publishes (or replaces) a meeting's minutes (staff, once it has started).
+/// Publishes (or replaces) a meeting's minutes (staff, once it has started). The agenda
+/// is stored as it was shown, if it was not yet.
 pub async fn publish_minutes(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + TransactionTrait),
     viewer: &Viewer,
     meeting_id: Uuid,
     body: &str,
@@ -1014,6 +1437,7 @@ pub async fn publish_minutes(
         .iter()
         .map(|d| title_text(d, "decision", 1000))
         .collect::<AppResult<Vec<_>>>()?;
+    let plan = plan_of(db, &m).await?;
     let row = meeting_minutes::Model {
         meeting_id: m.id,
         body,
@@ -1021,6 +1445,7 @@ pub async fn publish_minutes(
         published_by: Some(p.id),
         published_at: now(),
     };
+    let txn = db.begin().await?;
     meeting_minutes::Entity::insert(row.clone().into_active_model())
         .on_conflict(
             OnConflict::column(meeting_minutes::Column::MeetingId)
@@ -1032,13 +1457,15 @@ pub async fn publish_minutes(
                 ])
                 .to_owned(),
         )
-        .exec_without_returning(db)
+        .exec_without_returning(&txn)
         .await?;
+    store_generated(&txn, &plan.generated).await?;
+    txn.commit().await?;
     Ok(row)
 }
 
 /// A new action item.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct NewAction {
     /// The meeting where it was agreed.
     pub meeting_id: Option<Uuid>,
@@ -1058,7 +1485,8 @@ pub struct NewAction {
     pub owner_partner_id: Option<Uuid>,
     /// Due date.
     pub due_on: Option<NaiveDate>,
-    /// Idempotency key.
+    /// Idempotency key (not part of the request's fingerprint).
+    #[serde(skip)]
     pub idempotency_key: String,
 }
 
@@ -1110,14 +1538,14 @@ async fn owners_to_notify(
 
 /// Creates an action item (staff who manage the beat) and notifies its owner.
 pub async fn create_action(
-    db: &(impl ConnectionTrait + TransactionTrait),
+    db: &impl Begin,
     events: &dyn EventBus,
     viewer: &Viewer,
     input: NewAction,
 ) -> AppResult<action_item::Model> {
     let p = viewer.principal()?;
     let key = IdempotencyKey::parse(&input.idempotency_key)?;
-    let hash = idem::fingerprint(&input);
+    let request = IdempotentRequest::new(p.id, "createActionItem", key, &input)?;
     let b = action_beat(db, input.meeting_id, input.sara_record_id).await?;
     policy::require_manage_beat(viewer, b.id, b.precinct_id)?;
     let title = title_text(&input.title, "title", 300)?;
@@ -1184,9 +1612,10 @@ pub async fn create_action(
             "the due date is in the past: choose today or a later date",
         ));
     }
-    if let Some(id) = idem::replay(db, p.id, "createActionItem", &key, &hash).await? {
-        return get_action(db, id).await;
-    }
+    let txn = match idempotency::claim::<Created>(db, &request).await? {
+        Claim::Replay(done) => return get_action(db, done.id).await,
+        Claim::Fresh(txn) => txn,
+    };
     let at = now();
     let a = action_item::Model {
         id: Uuid::now_v7(),
@@ -1205,7 +1634,6 @@ pub async fn create_action(
         updated_at: at,
         completed_at: None,
     };
-    let txn = db.begin().await?;
     a.clone().into_active_model().insert(&txn).await?;
     let recipients = owners_to_notify(&txn, &a).await?;
     let written = notify::enqueue(
@@ -1224,8 +1652,7 @@ pub async fn create_action(
         },
     )
     .await?;
-    idem::remember(&txn, p.id, "createActionItem", &key, &hash, a.id).await?;
-    txn.commit().await?;
+    idempotency::complete(txn, &request, &Created { id: a.id }).await?;
     publish_notifications(events, &written);
     Ok(a)
 }
@@ -1291,18 +1718,6 @@ pub async fn update_action(
     }
     active.set(action_item::Column::UpdatedAt, at.into());
     Ok(active.update(db).await?)
-}
-
-/// Action items agreed at a meeting, oldest first.
-pub async fn actions_of_meeting(
-    db: &impl ConnectionTrait,
-    meeting_id: Uuid,
-) -> AppResult<Vec<action_item::Model>> {
-    Ok(action_item::Entity::find()
-        .filter(action_item::Column::MeetingId.eq(meeting_id))
-        .order_by_asc(action_item::Column::CreatedAt)
-        .all(db)
-        .await?)
 }
 
 /// Open action items of a beat (from its meetings and SARA records), oldest first.

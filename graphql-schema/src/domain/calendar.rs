@@ -14,7 +14,9 @@ use chrono::{DateTime, NaiveDateTime, Offset as _, TimeDelta, TimeZone as _, Utc
 use chrono_tz::{OffsetComponents as _, OffsetName as _, Tz};
 use entity::enums::MeetingStatus;
 use entity::{beat, meeting, meeting_series, neighborhood, neighborhood_beat};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use uuid::Uuid;
 
 use crate::domain::now;
@@ -78,12 +80,31 @@ async fn feed(db: &impl ConnectionTrait, beats: &[Uuid], name: &str) -> AppResul
         .order_by_asc(meeting::Column::Id)
         .all(db)
         .await?;
-    Ok(render(name, &series, &meetings))
+    // A series none of whose occurrences takes place is published as cancelled.
+    let live: BTreeSet<Uuid> = meeting::Entity::find()
+        .select_only()
+        .column(meeting::Column::SeriesId)
+        .distinct()
+        .filter(meeting::Column::SeriesId.is_in(series.iter().map(|s| s.id)))
+        .filter(meeting::Column::Status.eq(MeetingStatus::Scheduled))
+        .into_tuple::<Option<Uuid>>()
+        .all(db)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    Ok(render(name, &series, &meetings, &live))
 }
 
 /// Renders a calendar: `series` with their `exceptions` (changed or cancelled
-/// occurrences) and single meetings, all in `meetings`.
-pub fn render(name: &str, series: &[meeting_series::Model], meetings: &[meeting::Model]) -> String {
+/// occurrences) and single meetings, all in `meetings`; series not in `live` (none of
+/// whose occurrences takes place) are cancelled.
+pub fn render(
+    name: &str,
+    series: &[meeting_series::Model],
+    meetings: &[meeting::Model],
+    live: &BTreeSet<Uuid>,
+) -> String {
     let mut out = Lines::default();
     out.raw("BEGIN:VCALENDAR");
     out.raw("VERSION:2.0");
@@ -159,7 +180,11 @@ pub fn render(name: &str, series: &[meeting_series::Model], meetings: &[meeting:
                 accessibility_notes: s.accessibility_notes.as_deref(),
             },
         );
-        out.raw("STATUS:CONFIRMED");
+        out.raw(if live.contains(&s.id) {
+            "STATUS:CONFIRMED"
+        } else {
+            "STATUS:CANCELLED"
+        });
         out.raw("END:VEVENT");
     }
     for m in meetings {

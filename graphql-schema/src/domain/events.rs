@@ -1,8 +1,10 @@
-//! Domain events: what changed, for live subscriptions.
+//! Domain events: what changed, for live subscriptions and live connections.
 //!
 //! Services publish an event after the transaction that made the change commits. The
 //! bus is a trait: in one process (SQLite) a `tokio` broadcast channel; across replicas
 //! on PostgreSQL the server plugs in a bus that relays through LISTEN/NOTIFY.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
@@ -28,6 +30,14 @@ pub enum DomainEvent {
         /// The notification.
         notification_id: Uuid,
     },
+    /// Sessions ended (sign-out, a refresh token presented twice, an erased account):
+    /// live connections signed in with them close, on every replica.
+    SessionsEnded {
+        /// The user.
+        user_id: Uuid,
+        /// The session that ended, or `None` when every session of the user did.
+        session_id: Option<Uuid>,
+    },
 }
 
 /// Carries events to subscribers.
@@ -36,22 +46,45 @@ pub trait EventBus: Send + Sync {
     fn publish(&self, event: DomainEvent);
     /// A new receiver of every event published from now on.
     fn subscribe(&self) -> broadcast::Receiver<DomainEvent>;
+    /// Like [`EventBus::subscribe`], with the number of events this process delivered
+    /// before the receiver's first: the position of that first event.
+    fn subscribe_counted(&self) -> (u64, broadcast::Receiver<DomainEvent>);
+    /// How many events this process delivered so far: the position the next one will
+    /// have. Live subscribers use it to ignore changes made before they subscribed.
+    fn delivered(&self) -> u64;
 }
 
 /// The in-process bus.
 #[derive(Debug, Clone)]
-pub struct LocalBus(broadcast::Sender<DomainEvent>);
+pub struct LocalBus {
+    sender: broadcast::Sender<DomainEvent>,
+    /// Events delivered so far. Counting and sending happen under this lock, so that a
+    /// count and a subscription taken together agree.
+    delivered: Arc<Mutex<u64>>,
+}
 
 impl LocalBus {
     /// A bus whose slow subscribers may lag by up to `capacity` events.
     pub fn new(capacity: usize) -> Self {
-        Self(broadcast::channel(capacity).0)
+        Self {
+            sender: broadcast::channel(capacity).0,
+            delivered: Arc::default(),
+        }
     }
 
     /// Delivers an event to this process's subscribers only (relays use it).
     pub fn deliver_locally(&self, event: DomainEvent) {
+        let mut delivered = self.count();
+        *delivered += 1;
         // No subscriber is not an error.
-        let _ = self.0.send(event);
+        let _ = self.sender.send(event);
+    }
+
+    fn count(&self) -> MutexGuard<'_, u64> {
+        // The guarded section cannot panic, so a poisoned count is still right.
+        self.delivered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -67,6 +100,15 @@ impl EventBus for LocalBus {
     }
 
     fn subscribe(&self) -> broadcast::Receiver<DomainEvent> {
-        self.0.subscribe()
+        self.sender.subscribe()
+    }
+
+    fn subscribe_counted(&self) -> (u64, broadcast::Receiver<DomainEvent>) {
+        let delivered = self.count();
+        (*delivered, self.sender.subscribe())
+    }
+
+    fn delivered(&self) -> u64 {
+        *self.count()
     }
 }

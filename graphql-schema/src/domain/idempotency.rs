@@ -28,11 +28,11 @@ use chrono::Duration;
 use entity::idempotency_key;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait as _, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    DbErr, EntityTrait, IntoActiveModel as _, QueryFilter, SqlErr, TransactionTrait,
+    ActiveModelTrait as _, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
+    IntoActiveModel as _, QueryFilter, SqlErr, TransactionTrait,
 };
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
@@ -100,6 +100,20 @@ impl IdempotentRequest {
     }
 }
 
+/// A connection a claim can open its transaction on: the pool, or a transaction (the
+/// claim then holds a savepoint of it).
+pub trait Begin: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction> {}
+
+impl<C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>> Begin for C {}
+
+/// The stored response of a mutation that creates one object: its id. The mutation
+/// answers a replay by loading the object again, so the retry sees it as it is now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Created {
+    /// Id of the object the first request created.
+    pub id: Uuid,
+}
+
 /// The outcome of [`claim`].
 pub enum Claim<T> {
     /// First use of the key: do the work in this transaction, then [`complete`] it.
@@ -112,7 +126,7 @@ pub enum Claim<T> {
 /// earlier request with the same key and input. The same key with another input is
 /// CONFLICT.
 pub async fn claim<T: DeserializeOwned>(
-    db: &DatabaseConnection,
+    db: &impl Begin,
     request: &IdempotentRequest,
 ) -> AppResult<Claim<T>> {
     // Two rounds at most: the second after removing an expired key.

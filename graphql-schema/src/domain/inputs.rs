@@ -67,7 +67,7 @@ impl LatLon {
 }
 
 /// How many items one page of a connection holds: 0 to [`PageSize::MAX`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PageSize(u64);
 
 impl PageSize {

@@ -43,43 +43,74 @@ pub enum LiveEvent {
 /// subscription, so that building a schema (e.g. to print its SDL) starts no task.
 #[derive(Debug, Default)]
 pub struct LiveHub {
-    sender: OnceLock<broadcast::Sender<LiveEvent>>,
+    /// Loaded events, each with its position on the bus.
+    sender: OnceLock<broadcast::Sender<(u64, LiveEvent)>>,
 }
 
 impl LiveHub {
     /// A receiver of every change from now on.
-    pub fn subscribe(&self, api: &ApiContext) -> broadcast::Receiver<LiveEvent> {
-        self.sender
+    pub fn subscribe(&self, api: &ApiContext) -> LiveReceiver {
+        let events = self
+            .sender
             .get_or_init(|| {
                 let (sender, _) = broadcast::channel(FAN_OUT_CAPACITY);
-                let events = api.events.subscribe();
-                tokio::spawn(pump(api.db.clone(), events, sender.downgrade()));
+                let (next, events) = api.events.subscribe_counted();
+                tokio::spawn(pump(api.db.clone(), events, next, sender.downgrade()));
                 sender
             })
-            .subscribe()
+            .subscribe();
+        // Read after subscribing: every event from this position on is loaded after
+        // now, so it reaches this receiver.
+        let from = api.events.delivered();
+        LiveReceiver { events, from }
     }
 }
 
-/// Loads the row of each event once and hands it to the subscribers. Ends when the bus
-/// closes or the hub is gone.
+/// A subscriber's receiver: the changes published after it subscribed. (The pump may
+/// still be loading changes published earlier; those are not for this subscriber.)
+#[derive(Debug)]
+pub struct LiveReceiver {
+    events: broadcast::Receiver<(u64, LiveEvent)>,
+    from: u64,
+}
+
+impl LiveReceiver {
+    /// The next change; `Lagged` when the subscriber fell behind and missed some.
+    pub async fn recv(&mut self) -> Result<LiveEvent, broadcast::error::RecvError> {
+        loop {
+            let (position, event) = self.events.recv().await?;
+            if position >= self.from || matches!(event, LiveEvent::Missed) {
+                return Ok(event);
+            }
+        }
+    }
+}
+
+/// Loads the row of each event once and hands it to the subscribers, with the event's
+/// position on the bus (`next` is the position of the first). Ends when the bus closes
+/// or the hub is gone.
 async fn pump(
     db: DatabaseConnection,
     mut events: broadcast::Receiver<DomainEvent>,
-    sender: broadcast::WeakSender<LiveEvent>,
+    mut next: u64,
+    sender: broadcast::WeakSender<(u64, LiveEvent)>,
 ) {
     loop {
         let event = match events.recv().await {
             Ok(event) => event,
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(missed, "live updates fell behind the event bus");
+                next += missed;
                 if let Some(sender) = sender.upgrade() {
                     // No subscriber left is not an error.
-                    let _ = sender.send(LiveEvent::Missed);
+                    let _ = sender.send((next, LiveEvent::Missed));
                 }
                 continue;
             }
             Err(broadcast::error::RecvError::Closed) => return,
         };
+        let position = next;
+        next += 1;
         let Some(sender) = sender.upgrade() else {
             return;
         };
@@ -88,7 +119,7 @@ async fn pump(
         }
         match load(&db, &event).await {
             // No subscriber left is not an error.
-            Ok(Some(loaded)) => drop(sender.send(loaded)),
+            Ok(Some(loaded)) => drop(sender.send((position, loaded))),
             Ok(None) => {}
             Err(error) => {
                 tracing::warn!(?event, error = ?error, "cannot load the row of a live update");
@@ -119,5 +150,7 @@ async fn load(db: &DatabaseConnection, event: &DomainEvent) -> AppResult<Option<
             .one(db)
             .await?
             .map(|n| LiveEvent::Notification(Arc::new(n))),
+        // The server closes the connections of ended sessions itself.
+        DomainEvent::SessionsEnded { .. } => None,
     })
 }

@@ -25,15 +25,16 @@ use uuid::Uuid;
 
 use crate::auth::{Viewer, policy};
 use crate::domain::events::{DomainEvent, EventBus};
+use crate::domain::idempotency::{self, Begin, Claim, Created, IdempotencyKey, IdempotentRequest};
 use crate::domain::inputs::{LatLon, PageSize};
-use crate::domain::meeting_idempotency::{self as idem, IdempotencyKey};
 use crate::domain::notify::{self, Audience, Notice, NoticeKind};
 use crate::domain::recurrence::{self, RecurrenceRule};
+use crate::domain::series;
 use crate::domain::{inputs, now};
 use crate::error::{AppError, AppResult};
 
 /// What a meeting is: title, time and place, as a client sent it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct MeetingFields {
     /// Title.
     pub title: Option<String>,
@@ -61,21 +62,21 @@ pub struct MeetingFields {
 
 /// A meeting's validated details.
 #[derive(Debug, Clone)]
-struct Details {
-    title: String,
-    starts_at: DateTime<Utc>,
-    ends_at: DateTime<Utc>,
-    tz: chrono_tz::Tz,
-    place_name: Option<String>,
-    place_address: Option<String>,
-    lat: Option<f64>,
-    lon: Option<f64>,
-    online_url: Option<String>,
-    languages: Vec<String>,
-    accessibility_notes: Option<String>,
+pub(crate) struct Details {
+    pub(crate) title: String,
+    pub(crate) starts_at: DateTime<Utc>,
+    pub(crate) ends_at: DateTime<Utc>,
+    pub(crate) tz: chrono_tz::Tz,
+    pub(crate) place_name: Option<String>,
+    pub(crate) place_address: Option<String>,
+    pub(crate) lat: Option<f64>,
+    pub(crate) lon: Option<f64>,
+    pub(crate) online_url: Option<String>,
+    pub(crate) languages: Vec<String>,
+    pub(crate) accessibility_notes: Option<String>,
 }
 
-fn text(value: Option<String>, what: &str, max: usize) -> AppResult<Option<String>> {
+pub(crate) fn text(value: Option<String>, what: &str, max: usize) -> AppResult<Option<String>> {
     let Some(value) = value else {
         return Ok(None);
     };
@@ -91,7 +92,7 @@ fn text(value: Option<String>, what: &str, max: usize) -> AppResult<Option<Strin
     Ok(Some(value))
 }
 
-fn parse_tz(name: &str) -> AppResult<chrono_tz::Tz> {
+pub(crate) fn parse_tz(name: &str) -> AppResult<chrono_tz::Tz> {
     inputs::time_zone(name)?
         .parse::<chrono_tz::Tz>()
         .map_err(|_| {
@@ -103,7 +104,10 @@ fn parse_tz(name: &str) -> AppResult<chrono_tz::Tz> {
 
 impl Details {
     /// Validates the fields of a new meeting, or of a change merged over `current`.
-    fn validate(fields: MeetingFields, current: Option<&meeting::Model>) -> AppResult<Self> {
+    pub(crate) fn validate(
+        fields: MeetingFields,
+        current: Option<&meeting::Model>,
+    ) -> AppResult<Self> {
         let title = match text(fields.title, "title", 200)? {
             Some(t) => t,
             None => match current {
@@ -287,6 +291,7 @@ fn occurrence(
         attendance_residents: None,
         attendance_officers: None,
         reminder_sent_at: None,
+        version: 1,
         created_by: Some(created_by),
         created_at: at,
         updated_at: at,
@@ -294,7 +299,10 @@ fn occurrence(
 }
 
 /// Residents who follow a beat.
-async fn beat_followers(db: &impl ConnectionTrait, beat_id: Uuid) -> AppResult<Vec<Uuid>> {
+pub(crate) async fn beat_followers(
+    db: &impl ConnectionTrait,
+    beat_id: Uuid,
+) -> AppResult<Vec<Uuid>> {
     Ok(beat_follower::Entity::find()
         .select_only()
         .column(beat_follower::Column::UserId)
@@ -306,11 +314,20 @@ async fn beat_followers(db: &impl ConnectionTrait, beat_id: Uuid) -> AppResult<V
 
 /// Followers of the beat and everyone who answered the meeting's RSVP.
 async fn meeting_audience(db: &impl ConnectionTrait, m: &meeting::Model) -> AppResult<Vec<Uuid>> {
-    let mut people: BTreeSet<Uuid> = beat_followers(db, m.beat_id).await?.into_iter().collect();
+    audience(db, m.beat_id, &[m.id]).await
+}
+
+/// Followers of a beat and everyone who answered the RSVP of any of `meetings`.
+pub(crate) async fn audience(
+    db: &impl ConnectionTrait,
+    beat_id: Uuid,
+    meetings: &[Uuid],
+) -> AppResult<Vec<Uuid>> {
+    let mut people: BTreeSet<Uuid> = beat_followers(db, beat_id).await?.into_iter().collect();
     let answered: Vec<Uuid> = meeting_rsvp::Entity::find()
         .select_only()
         .column(meeting_rsvp::Column::UserId)
-        .filter(meeting_rsvp::Column::MeetingId.eq(m.id))
+        .filter(meeting_rsvp::Column::MeetingId.is_in(meetings.iter().copied()))
         .into_tuple()
         .all(db)
         .await?;
@@ -318,7 +335,24 @@ async fn meeting_audience(db: &impl ConnectionTrait, m: &meeting::Model) -> AppR
     Ok(people.into_iter().collect())
 }
 
-fn notice(kind: NoticeKind, m: &meeting::Model, recipients: Vec<Uuid>, actor: Uuid) -> Notice {
+/// Which occurrences of a series a change or cancellation applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// This occurrence only (it becomes an exception to its series).
+    #[default]
+    ThisOccurrence,
+    /// This occurrence and the ones after it (the series is split at it).
+    ThisAndFollowing,
+    /// The whole series: every occurrence that has not started.
+    WholeSeries,
+}
+
+pub(crate) fn notice(
+    kind: NoticeKind,
+    m: &meeting::Model,
+    recipients: Vec<Uuid>,
+    actor: Uuid,
+) -> Notice {
     Notice {
         kind,
         recipients,
@@ -348,7 +382,7 @@ pub fn publish_notifications(events: &dyn EventBus, written: &[entity::notificat
 }
 
 /// A request to schedule a meeting.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Schedule {
     /// The beat.
     pub beat_id: Uuid,
@@ -356,14 +390,15 @@ pub struct Schedule {
     pub fields: MeetingFields,
     /// RFC 5545 recurrence rule, for a series.
     pub recurrence: Option<String>,
-    /// The client's idempotency key.
+    /// The client's idempotency key (not part of the request's fingerprint).
+    #[serde(skip)]
     pub idempotency_key: String,
 }
 
 /// Schedules a meeting or, with a recurrence rule, a series (its occurrences up to a
 /// year ahead). Returns the (first) meeting.
 pub async fn schedule(
-    db: &(impl ConnectionTrait + TransactionTrait),
+    db: &impl Begin,
     events: &dyn EventBus,
     viewer: &Viewer,
     request: Schedule,
@@ -372,10 +407,13 @@ pub async fn schedule(
     let key = IdempotencyKey::parse(&request.idempotency_key)?;
     let b = beat_of(db, request.beat_id).await?;
     policy::require_manage_beat(viewer, b.id, b.precinct_id)?;
-    let hash = idem::fingerprint(&(request.beat_id, &request.fields, &request.recurrence));
-    if let Some(id) = idem::replay(db, p.id, "scheduleMeeting", &key, &hash).await? {
-        return get(db, id).await;
-    }
+    let idem = IdempotentRequest::new(p.id, "scheduleMeeting", key, &request)?;
+    // The key is claimed before the input is checked, so that a retry of a request
+    // that succeeded gets its meeting even once the start has passed.
+    let txn = match idempotency::claim::<Created>(db, &idem).await? {
+        Claim::Replay(done) => return get(db, done.id).await,
+        Claim::Fresh(txn) => txn,
+    };
     let rule = request
         .recurrence
         .as_deref()
@@ -384,8 +422,6 @@ pub async fn schedule(
         .transpose()?;
     let d = Details::validate(request.fields, None)?;
     let at = now();
-    // Reads are done: the transaction starts with a write (see `update`).
-    let txn = db.begin().await?;
     let first = match rule {
         None => {
             let m = occurrence(&d, b.id, None, d.starts_at, p.id, at);
@@ -443,25 +479,90 @@ pub async fn schedule(
         Audience::BeatFollowers(b.id),
     )
     .await?;
-    idem::remember(&txn, p.id, "scheduleMeeting", &key, &hash, first.id).await?;
-    txn.commit().await?;
+    idempotency::complete(txn, &idem, &Created { id: first.id }).await?;
     publish_notifications(events, &written);
     Ok(first)
 }
 
-/// Changes one meeting (for a series: this occurrence only, which becomes an exception).
+/// The CONFLICT of a change made from a stale version.
+pub(crate) fn stale(current: i32, sent: i32) -> AppError {
+    AppError::Conflict {
+        message: format!(
+            "this meeting changed since you loaded it (version {current} now, you sent {sent}): \
+             reload it, check the changes, and try again"
+        ),
+        current_version: Some(current),
+    }
+}
+
+/// Writes `m` over the row of version `expected`, bumping the version; CONFLICT with the
+/// current version when the row changed meanwhile (nothing is written then).
+pub(crate) async fn save_versioned(
+    db: &impl ConnectionTrait,
+    m: &meeting::Model,
+    expected: i32,
+    columns: &[meeting::Column],
+) -> AppResult<meeting::Model> {
+    let mut update = meeting::Entity::update_many()
+        .col_expr(meeting::Column::Version, Expr::value(expected + 1))
+        .filter(meeting::Column::Id.eq(m.id))
+        .filter(meeting::Column::Version.eq(expected));
+    let active = m.clone().into_active_model();
+    for col in columns {
+        let value = active
+            .get(*col)
+            .into_value()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("meeting column without a value")))?;
+        update = update.col_expr(*col, Expr::value(value));
+    }
+    let changed = update.exec(db).await?;
+    if changed.rows_affected != 1 {
+        let now_version = get(db, m.id).await?.version;
+        return Err(stale(now_version, expected));
+    }
+    let mut saved = m.clone();
+    saved.version = expected + 1;
+    Ok(saved)
+}
+
+/// The columns a change to a meeting's details writes.
+pub(crate) const DETAIL_COLUMNS: [meeting::Column; 13] = [
+    meeting::Column::Title,
+    meeting::Column::StartsAt,
+    meeting::Column::EndsAt,
+    meeting::Column::TimeZone,
+    meeting::Column::PlaceName,
+    meeting::Column::PlaceAddress,
+    meeting::Column::Lat,
+    meeting::Column::Lon,
+    meeting::Column::OnlineUrl,
+    meeting::Column::Languages,
+    meeting::Column::AccessibilityNotes,
+    meeting::Column::IsException,
+    meeting::Column::UpdatedAt,
+];
+
+/// Changes one meeting (for a series: this occurrence only, which becomes an exception,
+/// or with `scope` more of its series: see [`crate::domain::series`]), if it is still at
+/// `expected_version`; otherwise CONFLICT with the current version in
+/// `extensions.currentVersion`, and nothing is changed.
 pub async fn update(
     db: &(impl ConnectionTrait + TransactionTrait),
     events: &dyn EventBus,
     viewer: &Viewer,
     id: Uuid,
+    expected_version: i32,
     fields: MeetingFields,
+    scope: Scope,
 ) -> AppResult<meeting::Model> {
     let p = viewer.principal()?;
     // Read before the transaction, whose first statement is then the write: on SQLite
     // a transaction that reads before writing fails when another connection wrote in
     // between (SQLITE_BUSY_SNAPSHOT).
     let current = get_managed(db, viewer, id).await?;
+    if current.version != expected_version {
+        return Err(stale(current.version, expected_version));
+    }
     if current.status == MeetingStatus::Cancelled {
         return Err(AppError::conflict(
             "this meeting was cancelled and cannot be changed: schedule a new meeting instead",
@@ -472,6 +573,9 @@ pub async fn update(
             "this meeting has already started: record its attendance or publish its minutes \
              instead of changing it",
         ));
+    }
+    if scope != Scope::ThisOccurrence && current.series_id.is_some() {
+        return series::update(db, events, p.id, current, fields, scope).await;
     }
     let d = Details::validate(fields, Some(&current))?;
     let mut m = current.clone();
@@ -489,25 +593,7 @@ pub async fn update(
     m.is_exception = m.series_id.is_some();
     m.updated_at = now();
     let txn = db.begin().await?;
-    let mut active = m.clone().into_active_model();
-    for col in [
-        meeting::Column::Title,
-        meeting::Column::StartsAt,
-        meeting::Column::EndsAt,
-        meeting::Column::TimeZone,
-        meeting::Column::PlaceName,
-        meeting::Column::PlaceAddress,
-        meeting::Column::Lat,
-        meeting::Column::Lon,
-        meeting::Column::OnlineUrl,
-        meeting::Column::Languages,
-        meeting::Column::AccessibilityNotes,
-        meeting::Column::IsException,
-        meeting::Column::UpdatedAt,
-    ] {
-        active.reset(col);
-    }
-    let m = active.update(&txn).await?;
+    let m = save_versioned(&txn, &m, expected_version, &DETAIL_COLUMNS).await?;
     let audience = meeting_audience(&txn, &m).await?;
     let written =
         notify::enqueue(&txn, notice(NoticeKind::MeetingChanged, &m, audience, p.id)).await?;
@@ -516,18 +602,29 @@ pub async fn update(
     Ok(m)
 }
 
-/// Cancels one meeting (for a series: this occurrence only). Cancelling a cancelled
-/// meeting changes nothing.
+/// Cancels one meeting (for a series: this occurrence only, or with `scope` more of its
+/// series: see [`crate::domain::series`]). Cancelling a cancelled meeting alone changes
+/// nothing.
 pub async fn cancel(
     db: &(impl ConnectionTrait + TransactionTrait),
     events: &dyn EventBus,
     viewer: &Viewer,
     id: Uuid,
     reason: Option<String>,
+    scope: Scope,
 ) -> AppResult<meeting::Model> {
     let p = viewer.principal()?;
     let reason = text(reason, "reason", 500)?;
     let current = get_managed(db, viewer, id).await?;
+    if scope != Scope::ThisOccurrence && current.series_id.is_some() {
+        if current.starts_at <= now() {
+            return Err(AppError::conflict(
+                "this meeting has already started: cancel the series from an upcoming \
+                 occurrence instead",
+            ));
+        }
+        return series::cancel(db, events, p.id, current, reason, scope).await;
+    }
     if current.status == MeetingStatus::Cancelled {
         return Ok(current);
     }
@@ -536,11 +633,17 @@ pub async fn cancel(
             "this meeting has already taken place and cannot be cancelled",
         ));
     }
+    let mut m = current.clone();
+    m.status = MeetingStatus::Cancelled;
+    m.updated_at = now();
     let txn = db.begin().await?;
-    let mut active = current.clone().into_active_model();
-    active.set(meeting::Column::Status, MeetingStatus::Cancelled.into());
-    active.set(meeting::Column::UpdatedAt, now().into());
-    let m = active.update(&txn).await?;
+    let m = save_versioned(
+        &txn,
+        &m,
+        current.version,
+        &[meeting::Column::Status, meeting::Column::UpdatedAt],
+    )
+    .await?;
     let audience = meeting_audience(&txn, &m).await?;
     let mut n = notice(NoticeKind::MeetingCancelled, &m, audience, p.id);
     if let (Some(reason), Some(obj)) = (reason, n.params.as_object_mut()) {
@@ -641,11 +744,22 @@ pub async fn record_attendance(
             )));
         }
     }
-    let mut active = m.into_active_model();
-    active.set(meeting::Column::AttendanceResidents, Some(residents).into());
-    active.set(meeting::Column::AttendanceOfficers, Some(officers).into());
-    active.set(meeting::Column::UpdatedAt, now().into());
-    Ok(active.update(db).await?)
+    let expected = m.version;
+    let mut m = m;
+    m.attendance_residents = Some(residents);
+    m.attendance_officers = Some(officers);
+    m.updated_at = now();
+    save_versioned(
+        db,
+        &m,
+        expected,
+        &[
+            meeting::Column::AttendanceResidents,
+            meeting::Column::AttendanceOfficers,
+            meeting::Column::UpdatedAt,
+        ],
+    )
+    .await
 }
 
 /// Follows a beat: its new, changed and cancelled meetings are notified.
@@ -956,6 +1070,7 @@ pub async fn extend_series(
             attendance_residents: None,
             attendance_officers: None,
             reminder_sent_at: None,
+            version: 1,
             created_by: s.created_by,
             created_at: at,
             updated_at: at,

@@ -19,7 +19,6 @@ pub mod inbox;
 pub mod inputs;
 pub mod lifecycle;
 pub mod live;
-pub mod meeting_idempotency;
 pub mod meetings;
 pub mod notify;
 pub mod photos;
@@ -28,6 +27,7 @@ pub mod problem_work;
 pub mod problems;
 pub mod recurrence;
 pub mod sara;
+pub mod series;
 pub mod setup;
 pub mod stats;
 

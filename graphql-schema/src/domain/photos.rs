@@ -39,6 +39,8 @@ pub trait PhotoStore: Send + Sync {
     async fn put(&self, key: &str, bytes: Vec<u8>) -> AppResult<()>;
     /// Reads an object, or None when it is missing.
     async fn get(&self, key: &str) -> AppResult<Option<Vec<u8>>>;
+    /// Deletes an object; a missing one is not an error.
+    async fn delete(&self, key: &str) -> AppResult<()>;
 }
 
 /// A [`PhotoStore`] over any `object_store` backend (local directory, memory, S3...).
@@ -78,6 +80,13 @@ impl PhotoStore for ObjectStorePhotos {
         match self.0.get(&ObjectPath::from(key)).await {
             Ok(result) => Ok(Some(result.bytes().await.map_err(storage_error)?.to_vec())),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(storage_error(e)),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> AppResult<()> {
+        match self.0.delete(&ObjectPath::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(storage_error(e)),
         }
     }
@@ -204,8 +213,15 @@ pub async fn attach(
     let mut rows = Vec::with_capacity(photos.len());
     for p in photos {
         let (key, thumb) = keys(p.id, p.content_type);
-        store.put(&key, p.bytes.clone()).await?;
-        store.put(&thumb, p.thumbnail.clone()).await?;
+        let stored = async {
+            store.put(&key, p.bytes.clone()).await?;
+            store.put(&thumb, p.thumbnail.clone()).await
+        }
+        .await;
+        if let Err(e) = stored {
+            discard(store, photos).await;
+            return Err(e);
+        }
         rows.push(
             photo::Model {
                 id: p.id,
@@ -222,8 +238,25 @@ pub async fn attach(
             .into_active_model(),
         );
     }
-    photo::Entity::insert_many(rows).exec(db).await?;
+    if let Err(e) = photo::Entity::insert_many(rows).exec(db).await {
+        discard(store, photos).await;
+        return Err(e.into());
+    }
     Ok(())
+}
+
+/// Deletes the stored objects of photos whose rows were not committed (the report's
+/// transaction failed after [`attach`]), so no unreferenced file stays behind. A
+/// failure to delete is logged, not reported: the caller's own error matters more.
+pub async fn discard(store: &dyn PhotoStore, photos: &[PreparedPhoto]) {
+    for p in photos {
+        let (key, thumb) = keys(p.id, p.content_type);
+        for k in [key, thumb] {
+            if let Err(e) = store.delete(&k).await {
+                tracing::warn!(key = %k, error = ?e, "could not delete an unreferenced photo");
+            }
+        }
+    }
 }
 
 /// The photos of some problems, oldest first.

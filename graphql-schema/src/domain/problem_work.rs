@@ -6,6 +6,8 @@
 //! commit. Creating changes go through [`idempotency`], so a retried request never
 //! creates anything twice.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Datelike as _, Duration, Utc};
 use entity::enums::{CategoryRoute, ProblemEventKind, ProblemStatus, UserRole, Visibility};
 use entity::{
@@ -360,23 +362,35 @@ pub async fn report(
     .exec_without_returning(&txn)
     .await?;
     photos::attach(deps.photos, &txn, row.id, reporter.id, &photos).await?;
-    let mut notifications = Vec::new();
-    if let Some(partner) = assigned_partner_id {
-        let members = partner_members(&txn, partner).await?;
-        notifications = notify::enqueue(
-            &txn,
-            Notice {
-                kind: NoticeKind::ProblemAssigned,
-                recipients: members,
-                actor: Some(reporter.id),
-                problem_id: Some(row.id),
-                meeting_id: None,
-                params: serde_json::json!({ "reference": row.reference, "title": row.title }),
-            },
-        )
-        .await?;
-    }
-    idempotency::complete(txn, &request, &ReportReceipt { problem_id: row.id }).await?;
+    // From here on the photos are stored: if the transaction does not commit, their
+    // files are deleted again.
+    let finish = async {
+        let mut notifications = Vec::new();
+        if let Some(partner) = assigned_partner_id {
+            let members = partner_members(&txn, partner).await?;
+            notifications = notify::enqueue(
+                &txn,
+                Notice {
+                    kind: NoticeKind::ProblemAssigned,
+                    recipients: members,
+                    actor: Some(reporter.id),
+                    problem_id: Some(row.id),
+                    meeting_id: None,
+                    params: serde_json::json!({ "reference": row.reference, "title": row.title }),
+                },
+            )
+            .await?;
+        }
+        idempotency::complete(txn, &request, &ReportReceipt { problem_id: row.id }).await?;
+        Ok::<_, AppError>(notifications)
+    };
+    let notifications = match finish.await {
+        Ok(n) => n,
+        Err(e) => {
+            photos::discard(deps.photos, &photos).await;
+            return Err(e);
+        }
+    };
     announce(deps.events, &row, true, &notifications);
     Ok(row)
 }
@@ -1279,3 +1293,66 @@ pub async fn timeline(
 }
 
 use sea_orm::sea_query::IntoIden as _;
+
+/// The first page of the timelines of several problems at once, in one statement (a
+/// window function numbers each problem's entries), for lists that ask for
+/// `timeline` on every problem. Every problem asked for gets an entry, empty or not.
+pub async fn timeline_heads(
+    db: &impl ConnectionTrait,
+    include_internal: bool,
+    problem_ids: &[Uuid],
+    first: PageSize,
+) -> AppResult<HashMap<Uuid, TimelinePage>> {
+    use sea_orm::sea_query::{Alias, Asterisk, WindowStatement};
+    let limit = first.get();
+    let mut pages: HashMap<Uuid, TimelinePage> = problem_ids
+        .iter()
+        .map(|id| {
+            (
+                *id,
+                TimelinePage {
+                    events: Vec::new(),
+                    has_next_page: false,
+                },
+            )
+        })
+        .collect();
+    if problem_ids.is_empty() {
+        return Ok(pages);
+    }
+    let mut window = WindowStatement::partition_by(problem_event::Column::ProblemId);
+    window
+        .order_by(problem_event::Column::CreatedAt, Order::Asc)
+        .order_by(problem_event::Column::Id, Order::Asc);
+    let mut inner = Query::select();
+    inner
+        .column(Asterisk)
+        .expr_window_as(Expr::cust("ROW_NUMBER()"), window, Alias::new("rn"))
+        .from(problem_event::Entity)
+        .and_where(problem_event::Column::ProblemId.is_in(problem_ids.iter().copied()));
+    if !include_internal {
+        inner.and_where(problem_event::Column::Visibility.eq(Visibility::Public));
+    }
+    let mut outer = Query::select();
+    outer
+        .column(Asterisk)
+        .from_subquery(inner, Alias::new("t"))
+        .and_where(Expr::col(Alias::new("rn")).lte(limit + 1))
+        .order_by(Alias::new("problem_id"), Order::Asc)
+        .order_by(Alias::new("rn"), Order::Asc);
+    let statement = db.get_database_backend().build(&outer);
+    let rows = problem_event::Entity::find()
+        .from_raw_sql(statement)
+        .all(db)
+        .await?;
+    for row in rows {
+        if let Some(page) = pages.get_mut(&row.problem_id) {
+            if page.events.len() as u64 >= limit {
+                page.has_next_page = true;
+            } else {
+                page.events.push(row);
+            }
+        }
+    }
+    Ok(pages)
+}

@@ -61,6 +61,51 @@ impl RecurrenceRule {
         &self.0
     }
 
+    /// The rule's COUNT, if it has one.
+    fn count(&self) -> Option<usize> {
+        self.0
+            .split(';')
+            .find_map(|part| part.strip_prefix("COUNT="))
+            .and_then(|n| n.parse().ok())
+    }
+
+    /// The rule with its end (UNTIL or COUNT) replaced by `end`.
+    fn with_end(&self, end: Option<String>) -> AppResult<Self> {
+        let mut parts: Vec<String> = self
+            .0
+            .split(';')
+            .filter(|part| !part.starts_with("UNTIL=") && !part.starts_with("COUNT="))
+            .map(str::to_owned)
+            .collect();
+        parts.extend(end);
+        Self::parse(&parts.join(";"))
+    }
+
+    /// The rule ending before its occurrence at `slot`, which `before` occurrences
+    /// precede: a counted rule counts those, any other gets an UNTIL one second before
+    /// `slot` (in UTC, as RFC 5545 requires with a TZID start). A rule cannot end before
+    /// it starts: with no occurrence before `slot`, it keeps only its first.
+    pub fn ending_before(&self, slot: DateTime<Utc>, before: usize) -> AppResult<Self> {
+        if self.count().is_some() {
+            return self.with_end(Some(format!("COUNT={}", before.max(1))));
+        }
+        let until = if before == 0 {
+            slot
+        } else {
+            slot - TimeDelta::seconds(1)
+        };
+        self.with_end(Some(format!("UNTIL={}", until.format("%Y%m%dT%H%M%SZ"))))
+    }
+
+    /// The rule of the occurrences after the first `before` ones (a counted rule counts
+    /// fewer; a rule with UNTIL keeps it).
+    pub fn continuing_after(&self, before: usize) -> AppResult<Self> {
+        match self.count() {
+            Some(n) => self.with_end(Some(format!("COUNT={}", n.saturating_sub(before).max(1)))),
+            None => Ok(self.clone()),
+        }
+    }
+
     /// The starts of the occurrences from `first` (the series' first start, expanded in
     /// `tz`) up to and including `until`. Fails when two occurrences fall on one local
     /// day (a rule made more than daily with BYHOUR and the like).
@@ -135,6 +180,45 @@ mod tests {
         assert_eq!(
             dates[1].with_timezone(&tz).date_naive().to_string(),
             "2026-11-10"
+        );
+    }
+
+    #[test]
+    fn rules_end_before_an_occurrence_and_continue_after_it() {
+        let tz = chrono_tz::America::Chicago;
+        let first = tz
+            .with_ymd_and_hms(2026, 10, 13, 18, 30, 0)
+            .unwrap()
+            .with_timezone(&Utc);
+        let rule = RecurrenceRule::parse("FREQ=MONTHLY;BYDAY=2TU").unwrap();
+        let all = rule
+            .expand(first, tz, first + TimeDelta::days(200))
+            .unwrap();
+        let ended = rule.ending_before(all[3], 3).unwrap();
+        assert_eq!(
+            ended
+                .expand(first, tz, first + TimeDelta::days(200))
+                .unwrap(),
+            all[..3]
+        );
+        let counted = RecurrenceRule::parse("FREQ=MONTHLY;BYDAY=2TU;COUNT=6").unwrap();
+        assert_eq!(
+            counted.ending_before(all[3], 3).unwrap().as_str(),
+            "FREQ=MONTHLY;BYDAY=2TU;COUNT=3"
+        );
+        let rest = counted.continuing_after(3).unwrap();
+        assert_eq!(
+            rest.expand(all[3], tz, first + TimeDelta::days(400))
+                .unwrap(),
+            all[3..6]
+        );
+        // A rule cannot end before it starts: it keeps its first occurrence.
+        let only_first = rule.ending_before(first, 0).unwrap();
+        assert_eq!(
+            only_first
+                .expand(first, tz, first + TimeDelta::days(200))
+                .unwrap(),
+            [first]
         );
     }
 

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::auth::{Viewer, policy};
-use crate::domain::meeting_idempotency::{self as idem, IdempotencyKey};
+use crate::domain::idempotency::{self, Begin, Claim, Created, IdempotencyKey, IdempotentRequest};
 use crate::domain::meetings::{self, distance_m};
 use crate::domain::now;
 use crate::error::{AppError, AppResult};
@@ -179,7 +179,7 @@ fn required(value: &str, what: &str, max: usize) -> AppResult<String> {
 }
 
 /// Adopting a problem (or cluster) as a partnership priority.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Adopt {
     /// The meeting where it was adopted.
     pub meeting_id: Option<Uuid>,
@@ -189,19 +189,16 @@ pub struct Adopt {
     pub title: String,
     /// The harm it does to the community.
     pub harm: String,
-    /// Idempotency key.
+    /// Idempotency key (not part of the request's fingerprint).
+    #[serde(skip)]
     pub idempotency_key: String,
 }
 
 /// Starts a SARA record in SCANNING (staff who manage the beat).
-pub async fn adopt(
-    db: &(impl ConnectionTrait + TransactionTrait),
-    viewer: &Viewer,
-    input: Adopt,
-) -> AppResult<SaraView> {
+pub async fn adopt(db: &impl Begin, viewer: &Viewer, input: Adopt) -> AppResult<SaraView> {
     let p = viewer.principal()?;
     let key = IdempotencyKey::parse(&input.idempotency_key)?;
-    let hash = idem::fingerprint(&input);
+    let request = IdempotentRequest::new(p.id, "adoptProblem", key, &input)?;
     let ids: BTreeSet<Uuid> = input.problem_ids.iter().copied().collect();
     if ids.is_empty() || ids.len() > 100 {
         return Err(AppError::bad_input(
@@ -243,9 +240,10 @@ pub async fn adopt(
             ));
         }
     }
-    if let Some(id) = idem::replay(db, p.id, "adoptProblem", &key, &hash).await? {
-        return get(db, id).await;
-    }
+    let txn = match idempotency::claim::<Created>(db, &request).await? {
+        Claim::Replay(done) => return get(db, done.id).await,
+        Claim::Fresh(txn) => txn,
+    };
     // A problem is worked in one open record at a time.
     let busy: Vec<(Uuid, String)> = sara_problem::Entity::find()
         .select_only()
@@ -255,7 +253,7 @@ pub async fn adopt(
         .filter(sara_problem::Column::ProblemId.is_in(ids.iter().copied()))
         .filter(sara_record::Column::Stage.ne(SaraStage::Closed))
         .into_tuple()
-        .all(db)
+        .all(&txn)
         .await?;
     if let Some((pid, title)) = busy.first() {
         let reference = problems
@@ -290,9 +288,6 @@ pub async fn adopt(
         created_at: at,
         updated_at: at,
     };
-    // Reads are done: the transaction starts with a write (on SQLite a transaction that
-    // reads first fails when another connection wrote in between).
-    let txn = db.begin().await?;
     record.clone().into_active_model().insert(&txn).await?;
     sara_problem::Entity::insert_many(ids.iter().map(|pid| {
         sara_problem::Model {
@@ -315,8 +310,7 @@ pub async fn adopt(
     .into_active_model()
     .insert(&txn)
     .await?;
-    idem::remember(&txn, p.id, "adoptProblem", &key, &hash, record.id).await?;
-    txn.commit().await?;
+    idempotency::complete(txn, &request, &Created { id: record.id }).await?;
     Ok(SaraView::of(record))
 }
 

@@ -170,6 +170,7 @@ async fn run(args: &Args, fake: &FakeFcm, url: String) -> Result<(), String> {
             push_batch_size: args.batch,
             ..PushConfig::default()
         },
+        sessions: beatline_server::config::SessionConfig::default(),
     };
     let server = beatline_server::start(&common, &serve, false)
         .await

@@ -140,6 +140,7 @@ async fn the_captain_sees_the_precincts_numbers() {
                 attendance_residents: residents,
                 attendance_officers: residents.map(|_| 2),
                 reminder_sent_at: None,
+                version: 1,
                 created_by: None,
                 created_at: now,
                 updated_at: now,

@@ -637,3 +637,267 @@ async fn concurrent_first_reads_and_writes_generate_one_agenda() {
     })
     .await;
 }
+
+/// The stored agenda rows of a meeting, as (id, position, removed, votes, updated).
+async fn stored_items(
+    app: &TestApp,
+    meeting: &Value,
+) -> Vec<(Uuid, i32, bool, i32, DateTime<Utc>)> {
+    let mut rows: Vec<_> = entity::agenda_item::Entity::find()
+        .filter(entity::agenda_item::Column::MeetingId.eq(uid(meeting)))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| (i.id, i.position, i.removed, i.vote_count, i.updated_at))
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[tokio::test]
+async fn reading_an_agenda_writes_nothing() {
+    each_backend(Options::default(), |app| async move {
+        let beat = beat_id(&app, "1012").await;
+        let next = next_meeting(&app, &beat).await;
+        let mut tokens = Vec::new();
+        for n in 13..=18 {
+            tokens.push(
+                app.demo_login(&format!("resident{n}@demo.beatline.city"))
+                    .await,
+            );
+        }
+        let ids = |a: &Value| -> Vec<Value> {
+            a["meeting"]["agenda"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].clone())
+                .collect()
+        };
+
+        // Two reads in a row: the first costs no more statements than the second (it
+        // generates nothing to store), and both show the same items.
+        let s0 = app.statements().await;
+        let first = app
+            .data_as(Some(&tokens[0]), AGENDA, json!({ "id": next["id"] }))
+            .await;
+        let s1 = app.statements().await;
+        let second = app
+            .data_as(Some(&tokens[0]), AGENDA, json!({ "id": next["id"] }))
+            .await;
+        let s2 = app.statements().await;
+        assert_eq!(s1 - s0, s2 - s1, "the first read cost more than the second");
+        assert_eq!(ids(&first), ids(&second));
+        let priorities: Vec<Value> = first["meeting"]["agenda"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["section"] == "PRIORITIES")
+            .cloned()
+            .collect();
+        assert!(priorities.len() >= 2, "{first}");
+        assert!(
+            stored_items(&app, &next["id"]).await.is_empty(),
+            "a read stored the agenda"
+        );
+
+        // Many concurrent first reads: no error, all alike, still nothing stored.
+        let reads = futures::future::join_all(
+            tokens
+                .iter()
+                .map(|t| app.gql_as(Some(t), AGENDA, json!({ "id": next["id"] }))),
+        )
+        .await;
+        for r in &reads {
+            assert!(r.get("errors").is_none(), "[{:?}] {r}", app.backend);
+            assert_eq!(ids(&r["data"]), ids(&first));
+        }
+        assert!(stored_items(&app, &next["id"]).await.is_empty());
+        assert_eq!(
+            entity::agenda_vote::Entity::find()
+                .count(&app.db)
+                .await
+                .unwrap(),
+            0
+        );
+
+        // A vote for a generated item (by the id the read showed) stores the agenda,
+        // with the same ids.
+        let v = app
+            .data_as(Some(&tokens[1]), VOTE, json!({ "id": priorities[1]["id"] }))
+            .await;
+        assert_eq!(v["voteAgendaItem"]["voteCount"], 1);
+        let stored = stored_items(&app, &next["id"]).await;
+        assert_eq!(stored.len(), ids(&first).len());
+        let after_vote = app
+            .data_as(Some(&tokens[1]), AGENDA, json!({ "id": next["id"] }))
+            .await;
+        assert_eq!(ids(&after_vote), ids(&first));
+        let voted = after_vote["meeting"]["agenda"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == priorities[1]["id"])
+            .unwrap()
+            .clone();
+        assert_eq!(voted["voteCount"], 1);
+        assert_eq!(voted["votedByMe"], true);
+
+        // Reads of a stored agenda change no row either.
+        app.data_as(Some(&tokens[2]), AGENDA, json!({ "id": next["id"] }))
+            .await;
+        app.data(AGENDA, json!({ "id": next["id"] })).await;
+        assert_eq!(stored_items(&app, &next["id"]).await, stored);
+
+        // A new top problem shows up on the next read (computed, not stored), after the
+        // stored priorities, and is stored by the next change.
+        let problems = all_problems(&app).await;
+        let seed = problems
+            .iter()
+            .find(|p| p["beat"]["code"] == "1012" && p["category"]["sensitive"] == false)
+            .unwrap();
+        let mut hot = entity::problem::Entity::find_by_id(uid(&seed["id"]))
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        hot.id = Uuid::now_v7();
+        hot.reference = "BL-HOT-1".into();
+        hot.status = ProblemStatus::New;
+        hot.duplicate_of_id = None;
+        hot.support_count = 10_000;
+        hot.into_active_model().insert(&app.db).await.unwrap();
+        let fresh = app.data(AGENDA, json!({ "id": next["id"] })).await;
+        let fresh_items = fresh["meeting"]["agenda"].as_array().unwrap();
+        let hot_item = fresh_items
+            .iter()
+            .find(|i| i["problem"]["reference"] == "BL-HOT-1")
+            .expect("the new top problem is on the agenda");
+        assert_eq!(hot_item["section"], "PRIORITIES");
+        let last_priority = fresh_items
+            .iter()
+            .rfind(|i| i["section"] == "PRIORITIES")
+            .unwrap();
+        assert_eq!(last_priority["id"], hot_item["id"]);
+        assert_eq!(stored_items(&app, &next["id"]).await, stored);
+        let officer = app.demo_login("officer.1012@demo.beatline.city").await;
+        app.data_as(
+            Some(&officer),
+            "mutation($id: ID!) { removeAgendaItem(id: $id) { id removed } }",
+            json!({ "id": hot_item["id"] }),
+        )
+        .await;
+        let now_stored = stored_items(&app, &next["id"]).await;
+        assert_eq!(now_stored.len(), stored.len() + 1);
+        assert!(now_stored.iter().any(|(id, _, removed, _, _)| {
+            hot_item["id"].as_str().unwrap().ends_with(&id.to_string()) && *removed
+        }));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn creating_mutations_replay_a_retry_and_refuse_a_reused_key() {
+    each_backend(Options::default(), |app| async move {
+        let officer = app.demo_login("officer.1011@demo.beatline.city").await;
+        let resident = app.demo_login("resident5@demo.beatline.city").await;
+        let resident_id = app.data_as(Some(&resident), "{ me { id } }", json!({})).await["me"]["id"].clone();
+        let beat = beat_id(&app, "1011").await;
+        let next = next_meeting(&app, &beat).await;
+        let problems = all_problems(&app).await;
+        let open: Vec<&Value> = problems
+            .iter()
+            .filter(|p| p["beat"]["code"] == "1011" && is_open(p) && p["category"]["sensitive"] == false)
+            .collect();
+        let shown = app.data(AGENDA, json!({ "id": next["id"] })).await;
+        let on_agenda: HashSet<&Value> = shown["meeting"]["agenda"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| &i["problem"]["id"])
+            .collect();
+        let unlisted = problems
+            .iter()
+            .find(|p| p["beat"]["code"] == "1011" && p["category"]["sensitive"] == false && !on_agenda.contains(&p["id"]))
+            .unwrap();
+        let due = (Utc::now() + TimeDelta::days(10)).date_naive().to_string();
+        const ADD: &str = "mutation($i: AddAgendaItemInput!) { addAgendaItem(input: $i) { id title } }";
+        let cases: Vec<(&str, &str, &str, Value, Value)> = vec![
+            (
+                "addAgendaItem",
+                ADD,
+                "officer",
+                json!({ "meetingId": next["id"], "section": "STRATEGIES", "title": "Walk the block", "idempotencyKey": "idem-add-0001" }),
+                json!({ "title": "Something else" }),
+            ),
+            (
+                "proposeAgendaItem",
+                PROPOSE,
+                "resident",
+                json!({ "meetingId": next["id"], "problemId": unlisted["id"], "note": "Every night", "idempotencyKey": "idem-propose-1" }),
+                json!({ "note": "Every morning" }),
+            ),
+            (
+                "createActionItem",
+                ADD_ACTION,
+                "officer",
+                json!({ "meetingId": next["id"], "title": "Call the landlord", "ownerKind": "RESIDENT", "ownerUserId": resident_id, "dueOn": due, "idempotencyKey": "idem-action-1" }),
+                json!({ "title": "Call the city" }),
+            ),
+            (
+                "adoptProblem",
+                ADOPT,
+                "officer",
+                json!({ "problemIds": [open[0]["id"]], "meetingId": next["id"], "title": "Dark corner", "harm": "Nobody walks there", "idempotencyKey": "idem-adopt-01" }),
+                json!({ "title": "Another corner" }),
+            ),
+        ];
+        for (field, query, who, input, change) in cases {
+            let token = if who == "officer" { &officer } else { &resident };
+            let created = app.data_as(Some(token), query, json!({ "i": input })).await[field].clone();
+            let again = app.data_as(Some(token), query, json!({ "i": input })).await[field].clone();
+            assert_eq!(again["id"], created["id"], "{field}: a retry created another object");
+            let mut other = input.clone();
+            for (k, v) in change.as_object().unwrap() {
+                other[k] = v.clone();
+            }
+            let reused = app.gql_as(Some(token), query, json!({ "i": other })).await;
+            assert_eq!(error_code(&reused), "CONFLICT", "{field}: {reused}");
+            assert!(error_message(&reused).contains("new key"), "{field}: {reused}");
+        }
+        // One of each was made.
+        let agenda = app.data(AGENDA, json!({ "id": next["id"] })).await["meeting"]["agenda"].as_array().unwrap().clone();
+        assert_eq!(agenda.iter().filter(|i| i["title"] == "Walk the block").count(), 1);
+        assert_eq!(agenda.iter().filter(|i| i["kind"] == "PROPOSED").count(), 1);
+        let meeting_id = uid(&next["id"]);
+        assert_eq!(
+            entity::action_item::Entity::find()
+                .filter(entity::action_item::Column::MeetingId.eq(meeting_id))
+                .count(&app.db)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            entity::sara_record::Entity::find()
+                .filter(entity::sara_record::Column::MeetingId.eq(meeting_id))
+                .count(&app.db)
+                .await
+                .unwrap(),
+            1
+        );
+        // The keys are kept in the one shared table, per user and operation.
+        let ops: HashSet<String> = entity::idempotency_key::Entity::find()
+            .all(&app.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|k| k.operation)
+            .collect();
+        for op in ["addAgendaItem", "proposeAgendaItem", "createActionItem", "adoptProblem"] {
+            assert!(ops.contains(op), "{op} not in {ops:?}");
+        }
+    })
+    .await;
+}

@@ -61,6 +61,7 @@ async fn production_profile_hides_graphiql_and_introspection() {
         Options {
             demo: false,
             production: true,
+            ..Options::default()
         },
         |app| async move {
             assert_eq!(app.get("/").await.status(), 404);

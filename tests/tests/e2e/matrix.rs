@@ -376,7 +376,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             field: "Mutation.updateMeeting",
-            query: "mutation($id: ID!) { updateMeeting(input: { id: $id, title: \"Renamed\" }) { id } }",
+            query: "mutation($id: ID!) { updateMeeting(input: { id: $id, expectedVersion: 1, title: \"Renamed\" }) { id } }",
             vars: |f, role| json!({ "id": f.id(&format!("meeting_{role}")) }),
             expect: BEAT_1011_STAFF,
         },

@@ -6,7 +6,10 @@ use std::io::BufReader;
 
 use beatline_tests::{Options, TestApp, each_backend, error_code, error_message};
 use chrono::{DateTime, Datelike as _, NaiveDate, TimeZone as _, Utc, Weekday};
-use sea_orm::{ColumnTrait as _, EntityTrait as _, PaginatorTrait as _, QueryFilter as _};
+use sea_orm::{
+    ActiveModelTrait as _, ColumnTrait as _, EntityTrait as _, IntoActiveModel as _,
+    PaginatorTrait as _, QueryFilter as _,
+};
 use serde_json::{Value, json};
 
 const CHICAGO: chrono_tz::Tz = chrono_tz::America::Chicago;
@@ -205,7 +208,7 @@ async fn officer_schedules_a_monthly_series_and_residents_answer() {
             .data_as(
                 Some(&officer),
                 UPDATE,
-                json!({ "i": { "id": second.id.to_string(),
+                json!({ "i": { "id": second.id.to_string(), "expectedVersion": second.version,
                     "startsAt": moved_start.to_rfc3339(),
                     "endsAt": (moved_start + chrono::TimeDelta::minutes(90)).to_rfc3339(),
                     "placeName": "Harbor City Hall" } }),
@@ -396,7 +399,7 @@ async fn bad_meetings_are_refused_with_reasons() {
         assert!(error_message(&overdue).contains("due date is in the past"), "{overdue}");
         app.data_as(Some(&officer), CANCEL, json!({ "id": single })).await;
         let changed = app
-            .gql_as(Some(&officer), UPDATE, json!({ "i": { "id": single, "title": "New title" } }))
+            .gql_as(Some(&officer), UPDATE, json!({ "i": { "id": single, "expectedVersion": 2, "title": "New title" } }))
             .await;
         assert_eq!(error_code(&changed), "CONFLICT", "{changed}");
         assert!(error_message(&changed).contains("schedule a new meeting instead"), "{changed}");
@@ -450,7 +453,7 @@ async fn calendar_feed_parses_with_recurrence_and_exceptions() {
         app.data_as(
             Some(&officer),
             UPDATE,
-            json!({ "i": { "id": occ[3].id.to_string(), "startsAt": moved.to_rfc3339(),
+            json!({ "i": { "id": occ[3].id.to_string(), "expectedVersion": 1, "startsAt": moved.to_rfc3339(),
                 "endsAt": (moved + chrono::TimeDelta::minutes(60)).to_rfc3339() } }),
         )
         .await;
@@ -591,35 +594,406 @@ async fn calendar_feed_parses_with_recurrence_and_exceptions() {
     .await;
 }
 
+/// A page of meetings with their agendas (each item with its problem and action) and
+/// action items.
+const LIST_WITH_AGENDAS: &str = "query($f: MeetingFilter, $first: Int) {
+  meetings(filter: $f, first: $first) {
+    edges { node { id title beat { code } rsvpCounts { going } myRsvp minutes { body }
+      actionItems { id title }
+      agenda { id section kind title notes position voteCount votedByMe removed
+        problem { id reference title status } actionItem { id status title } } } } } }";
+
 #[tokio::test]
 async fn a_page_of_meetings_costs_the_same_whatever_its_size() {
     each_backend(Options::default(), |app| async move {
         let resident = app.demo_login("resident6@demo.beatline.city").await;
         // The demo series are expanded a year ahead: 8 beats x about 12 meetings.
-        let mut counts = Vec::new();
-        for first in [2, 60] {
-            let before = app.statements().await;
-            let page = app
-                .data_as(
-                    Some(&resident),
-                    LIST,
-                    json!({ "f": { "upcoming": true }, "first": first }),
-                )
-                .await;
-            let after = app.statements().await;
+        for (query, what) in [
+            (LIST, "meetings"),
+            (LIST_WITH_AGENDAS, "meetings with agendas"),
+        ] {
+            let mut counts = Vec::new();
+            for first in [2, 60] {
+                let before = app.statements().await;
+                let page = app
+                    .data_as(
+                        Some(&resident),
+                        query,
+                        json!({ "f": { "upcoming": true }, "first": first }),
+                    )
+                    .await;
+                let after = app.statements().await;
+                let edges = page["meetings"]["edges"].as_array().unwrap();
+                assert_eq!(edges.len(), first as usize);
+                if query == LIST_WITH_AGENDAS {
+                    // Every agenda is there, with the beat's problems under PRIORITIES.
+                    for e in edges {
+                        let agenda = e["node"]["agenda"].as_array().unwrap();
+                        assert!(agenda.iter().any(|i| i["section"] == "WELCOME"), "{e}");
+                        assert!(
+                            agenda.iter().any(|i| i["section"] == "PRIORITIES"
+                                && i["problem"]["reference"].is_string()),
+                            "{e}"
+                        );
+                    }
+                }
+                counts.push(after - before);
+            }
             assert_eq!(
-                page["meetings"]["edges"].as_array().unwrap().len(),
-                first as usize
+                counts[0], counts[1],
+                "statements per page of {what} grow with its size: {counts:?}"
             );
-            counts.push(after - before);
+            eprintln!(
+                "[{:?}] statements for a page of {what}: {}",
+                app.backend, counts[0]
+            );
         }
+        // Reading agendas wrote nothing.
         assert_eq!(
-            counts[0], counts[1],
-            "statements per page grow with its size: {counts:?}"
+            entity::agenda_item::Entity::find()
+                .count(&app.db)
+                .await
+                .unwrap(),
+            0
         );
-        eprintln!(
-            "[{:?}] statements for a page of meetings: {}",
-            app.backend, counts[0]
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_stale_version_cannot_overwrite_a_meeting() {
+    each_backend(Options::default(), |app| async move {
+        let officer = app.demo_login("officer.1011@demo.beatline.city").await;
+        let captain = app.demo_login("captain.west@demo.beatline.city").await;
+        let beat = beat_id(&app, "1011").await;
+        let mut input = series_input(&beat, second_tuesday(1), "stale-version-1");
+        input["i"]["recurrence"] = Value::Null;
+        let created = app.data_as(Some(&officer), SCHEDULE, input).await["scheduleMeeting"].clone();
+        let id = created["id"].clone();
+        let version = |v: &Value| v["version"].as_i64().unwrap();
+        const RENAME: &str = "mutation($i: UpdateMeetingInput!) { updateMeeting(input: $i) { id title version } }";
+        let read = app
+            .data("query($id: ID!) { meeting(id: $id) { title version } }", json!({ "id": id }))
+            .await["meeting"]
+            .clone();
+        assert_eq!(version(&read), 1);
+
+        // The officer renames it from version 1.
+        let renamed = app
+            .data_as(Some(&officer), RENAME, json!({ "i": { "id": id, "expectedVersion": 1, "title": "Moved upstairs" } }))
+            .await["updateMeeting"]
+            .clone();
+        assert_eq!(version(&renamed), 2);
+        // The captain, who loaded version 1, is refused: nothing is overwritten, and the
+        // current version comes with the error.
+        let stale = app
+            .gql_as(Some(&captain), RENAME, json!({ "i": { "id": id, "expectedVersion": 1, "title": "Captain's title", "placeName": "Elsewhere" } }))
+            .await;
+        assert_eq!(error_code(&stale), "CONFLICT", "{stale}");
+        assert_eq!(stale["errors"][0]["extensions"]["currentVersion"], 2, "{stale}");
+        assert!(error_message(&stale).contains("reload"), "{stale}");
+        let row = entity::meeting::Entity::find_by_id(uuid::Uuid::parse_str(id.as_str().unwrap()).unwrap())
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.title, "Moved upstairs");
+        assert_eq!(row.place_name.as_deref(), Some("Lakeside Library, Room B"));
+        assert_eq!(row.version, 2);
+
+        // Two changes from the same version at once: exactly one wins.
+        let attempts = ["First", "Second"].map(|t| {
+            app.gql_as(Some(&officer), RENAME, json!({ "i": { "id": id, "expectedVersion": 2, "title": t } }))
+        });
+        let [a, b] = futures::future::join_all(attempts).await.try_into().unwrap();
+        let won: Vec<&Value> = [&a, &b].into_iter().filter(|r| r.get("errors").is_none()).collect();
+        assert_eq!(won.len(), 1, "[{:?}] {a} {b}", app.backend);
+        let lost = if a.get("errors").is_none() { &b } else { &a };
+        assert_eq!(error_code(lost), "CONFLICT", "{lost}");
+        assert_eq!(lost["errors"][0]["extensions"]["currentVersion"], 3, "{lost}");
+        let row = entity::meeting::Entity::find_by_id(row.id).one(&app.db).await.unwrap().unwrap();
+        assert_eq!(row.version, 3);
+        assert_eq!(row.title, won[0]["data"]["updateMeeting"]["title"].as_str().unwrap());
+
+        // Cancelling bumps the version too, so an edit made before it is refused.
+        app.data_as(Some(&officer), CANCEL, json!({ "id": id })).await;
+        let late = app
+            .gql_as(Some(&officer), RENAME, json!({ "i": { "id": id, "expectedVersion": 3, "title": "Too late" } }))
+            .await;
+        assert_eq!(error_code(&late), "CONFLICT", "{late}");
+        assert_eq!(late["errors"][0]["extensions"]["currentVersion"], 4, "{late}");
+    })
+    .await;
+}
+
+/// The feed's VEVENTs with a UID.
+fn events_with_uid<'a>(
+    cal: &'a ical::parser::ical::component::IcalCalendar,
+    uid: &str,
+) -> Vec<&'a ical::parser::ical::component::IcalEvent> {
+    cal.events
+        .iter()
+        .filter(|e| prop(&e.properties, "UID").and_then(|p| p.value.as_deref()) == Some(uid))
+        .collect()
+}
+
+/// The instances an independent parser expands from a master VEVENT (DTSTART, RRULE).
+fn expand_master(master: &ical::parser::ical::component::IcalEvent) -> Vec<DateTime<Utc>> {
+    let start = prop(&master.properties, "DTSTART").unwrap();
+    let tzid = &start.params.as_ref().unwrap()[0].1[0];
+    let rule = prop(&master.properties, "RRULE")
+        .unwrap()
+        .value
+        .clone()
+        .unwrap();
+    let set: rrule::RRuleSet = format!(
+        "DTSTART;TZID={tzid}:{}\nRRULE:{rule}",
+        start.value.as_deref().unwrap()
+    )
+    .parse()
+    .unwrap();
+    set.all(100)
+        .dates
+        .iter()
+        .map(|d| d.with_timezone(&Utc))
+        .collect()
+}
+
+async fn occurrences(app: &TestApp, series: uuid::Uuid) -> Vec<entity::meeting::Model> {
+    let mut occ = entity::meeting::Entity::find()
+        .filter(entity::meeting::Column::SeriesId.eq(series))
+        .all(&app.db)
+        .await
+        .unwrap();
+    occ.sort_by_key(|m| m.recurrence_id);
+    occ
+}
+
+#[tokio::test]
+async fn series_wide_changes_and_cancellations_keep_the_feed_right() {
+    each_backend(Options::default(), |app| async move {
+        let officer = app.demo_login("officer.1011@demo.beatline.city").await;
+        let resident = app.demo_login("resident1@demo.beatline.city").await;
+        let beat = beat_id(&app, "1011").await;
+        app.data_as(
+            Some(&resident),
+            "mutation($b: ID!) { followBeat(beatId: $b) { code } }",
+            json!({ "b": beat }),
+        )
+        .await;
+        const CHANGE: &str = "mutation($i: UpdateMeetingInput!) { updateMeeting(input: $i) {
+          id title startsAt endsAt version seriesId isException place { name } } }";
+        const CANCEL_SCOPED: &str = "mutation($id: ID!, $s: MeetingScope) {
+          cancelMeeting(id: $id, scope: $s) { id status version } }";
+        let local = |t: DateTime<Utc>| t.with_timezone(&CHICAGO);
+        let created = app
+            .data_as(Some(&officer), SCHEDULE, series_input(&beat, second_tuesday(1), "series-scope-1"))
+            .await["scheduleMeeting"]
+            .clone();
+        let series_id = uuid::Uuid::parse_str(created["seriesId"].as_str().unwrap()).unwrap();
+        let occ = occurrences(&app, series_id).await;
+        assert!(occ.len() >= 11, "{} occurrences", occ.len());
+
+        // One occurrence moves a day on its own.
+        let moved = occ[1].starts_at + chrono::TimeDelta::days(1);
+        app.data_as(
+            Some(&officer),
+            CHANGE,
+            json!({ "i": { "id": occ[1].id.to_string(), "expectedVersion": 1, "startsAt": moved.to_rfc3339(),
+                "endsAt": (moved + chrono::TimeDelta::minutes(90)).to_rfc3339() } }),
+        )
+        .await;
+
+        // The first occurrence took place already (moved into the past by set-up).
+        let held = chrono::DurationRound::duration_trunc(
+            Utc::now() - chrono::TimeDelta::days(1),
+            chrono::TimeDelta::seconds(1),
+        )
+        .unwrap();
+        let mut first = occ[0].clone().into_active_model();
+        first.starts_at = sea_orm::Set(held);
+        first.ends_at = sea_orm::Set(held + chrono::TimeDelta::minutes(90));
+        first.update(&app.db).await.unwrap();
+
+        // The whole series, changed from its third occurrence: 19:00 for an hour, new title.
+        let seven_on = |t: DateTime<Utc>| {
+            CHICAGO
+                .from_local_datetime(&local(t).date_naive().and_hms_opt(19, 0, 0).unwrap())
+                .earliest()
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        let whole = |id: uuid::Uuid, version: i32, start: DateTime<Utc>| {
+            json!({ "i": { "id": id.to_string(), "expectedVersion": version, "scope": "WHOLE_SERIES",
+                "title": "Beat 1011 CAPS meeting (7 pm)", "startsAt": start.to_rfc3339(),
+                "endsAt": (start + chrono::TimeDelta::hours(1)).to_rfc3339() } })
+        };
+        // Another day is refused (a series keeps its days), and so is a stale version;
+        // neither changes anything.
+        let before = occurrences(&app, series_id).await;
+        let other_day = app
+            .gql_as(Some(&officer), CHANGE, whole(occ[2].id, 1, seven_on(occ[2].starts_at) + chrono::TimeDelta::days(1)))
+            .await;
+        assert_eq!(error_code(&other_day), "BAD_USER_INPUT", "{other_day}");
+        assert!(error_message(&other_day).contains("keeps its days"), "{other_day}");
+        let stale = app.gql_as(Some(&officer), CHANGE, whole(occ[1].id, 1, seven_on(occ[1].recurrence_id.unwrap()))).await;
+        assert_eq!(error_code(&stale), "CONFLICT", "{stale}");
+        assert_eq!(stale["errors"][0]["extensions"]["currentVersion"], 2, "{stale}");
+        assert_eq!(occurrences(&app, series_id).await, before);
+
+        let changed = app
+            .data_as(Some(&officer), CHANGE, whole(occ[2].id, 1, seven_on(occ[2].starts_at)))
+            .await["updateMeeting"]
+            .clone();
+        assert_eq!(changed["title"], "Beat 1011 CAPS meeting (7 pm)");
+        assert_eq!(changed["version"], 2);
+        assert_eq!(changed["seriesId"], created["seriesId"]);
+        let after = occurrences(&app, series_id).await;
+        assert_eq!(after.len(), occ.len());
+        for (old, new) in occ.iter().zip(&after) {
+            let rid = new.recurrence_id.unwrap();
+            // Every instance of the rule moved to 19:00 on its day.
+            assert_eq!(local(rid).format("%H:%M").to_string(), "19:00");
+            assert_eq!(local(rid).date_naive(), local(old.recurrence_id.unwrap()).date_naive());
+            if new.id == occ[0].id {
+                // The one that took place stays as it was, an exception to the new rule.
+                assert!(new.is_exception);
+                assert_eq!(new.starts_at, held);
+                assert_eq!(new.title, "Beat 1011 CAPS meeting");
+                continue;
+            }
+            assert_eq!(new.title, "Beat 1011 CAPS meeting (7 pm)");
+            if new.id == occ[1].id {
+                // The occurrence moved on its own keeps its own day and time.
+                assert!(new.is_exception);
+                assert_eq!(new.starts_at, moved);
+                assert_eq!(new.version, 3);
+            } else {
+                assert!(!new.is_exception, "{new:?}");
+                assert_eq!(new.starts_at, rid);
+                assert_eq!(new.ends_at - new.starts_at, chrono::TimeDelta::hours(1));
+                assert_eq!(new.version, 2);
+            }
+        }
+        let series = entity::meeting_series::Entity::find_by_id(series_id).one(&app.db).await.unwrap().unwrap();
+        assert_eq!(series.first_starts_at, after[0].recurrence_id.unwrap());
+        assert_eq!(series.duration_minutes, 60);
+        // The follower heard once of the whole-series change (and once of the move).
+        assert_eq!(notifications(&app, "resident1@demo.beatline.city", "MEETING_CHANGED").await, 2);
+
+        // From the sixth occurrence on: a new hall. The series splits there.
+        let split = app
+            .data_as(
+                Some(&officer),
+                CHANGE,
+                json!({ "i": { "id": occ[5].id.to_string(), "expectedVersion": 2, "scope": "THIS_AND_FOLLOWING",
+                    "placeName": "Harbor City Hall" } }),
+            )
+            .await["updateMeeting"]
+            .clone();
+        assert_eq!(split["place"]["name"], "Harbor City Hall");
+        assert_ne!(split["seriesId"], created["seriesId"]);
+        let new_series = uuid::Uuid::parse_str(split["seriesId"].as_str().unwrap()).unwrap();
+        let head = occurrences(&app, series_id).await;
+        let tail = occurrences(&app, new_series).await;
+        assert_eq!(head.len(), 5);
+        assert_eq!(tail.len(), after.len() - 5);
+        assert!(head.iter().all(|m| m.place_name.as_deref() == Some("Lakeside Library, Room B")));
+        assert!(tail.iter().all(|m| m.place_name.as_deref() == Some("Harbor City Hall")));
+        assert_eq!(tail[0].recurrence_id, after[5].recurrence_id);
+
+        // Cancelled from the ninth occurrence on: the new series ends before it.
+        let c = app
+            .data_as(Some(&officer), CANCEL_SCOPED, json!({ "id": occ[8].id.to_string(), "s": "THIS_AND_FOLLOWING" }))
+            .await;
+        assert_eq!(c["cancelMeeting"]["status"], "CANCELLED");
+        let tail = occurrences(&app, new_series).await;
+        for (n, m) in tail.iter().enumerate() {
+            let expected = if n < 3 { entity::enums::MeetingStatus::Scheduled } else { entity::enums::MeetingStatus::Cancelled };
+            assert_eq!(m.status, expected, "{n}");
+        }
+        assert_eq!(notifications(&app, "resident1@demo.beatline.city", "MEETING_CANCELLED").await, 1);
+
+        // Another series, cancelled as a whole before it ever met.
+        let other = app
+            .data_as(Some(&officer), SCHEDULE, {
+                let mut i = series_input(&beat, second_tuesday(1) + chrono::TimeDelta::days(2), "series-scope-2");
+                i["i"]["recurrence"] = json!("FREQ=MONTHLY;BYDAY=2TH");
+                i["i"]["title"] = json!("Thursday walk");
+                i
+            })
+            .await["scheduleMeeting"]
+            .clone();
+        let other_id = uuid::Uuid::parse_str(other["seriesId"].as_str().unwrap()).unwrap();
+        let other_occ = occurrences(&app, other_id).await;
+        app.data_as(
+            Some(&officer),
+            CANCEL_SCOPED,
+            json!({ "id": other_occ[3].id.to_string(), "s": "WHOLE_SERIES" }),
+        )
+        .await;
+        assert!(
+            occurrences(&app, other_id)
+                .await
+                .iter()
+                .all(|m| m.status == entity::enums::MeetingStatus::Cancelled)
+        );
+
+        // The feed, read with independent parsers.
+        let text = app.get("/calendar/beats/1011.ics").await.text().await.unwrap();
+        let cal = ical::IcalParser::new(BufReader::new(text.as_bytes()))
+            .next()
+            .expect("one calendar")
+            .expect("the feed parses");
+        let uid = |id: uuid::Uuid| format!("meeting-series-{id}@beatline");
+        let head_events = events_with_uid(&cal, &uid(series_id));
+        let master = head_events.iter().find(|e| prop(&e.properties, "RRULE").is_some()).unwrap();
+        assert_eq!(
+            prop(&master.properties, "SUMMARY").unwrap().value.as_deref(),
+            Some("Beat 1011 CAPS meeting (7 pm)")
+        );
+        let expanded = expand_master(master);
+        let head_rids: Vec<DateTime<Utc>> = head.iter().map(|m| m.recurrence_id.unwrap()).collect();
+        assert_eq!(expanded, head_rids, "the old series ends where the new one starts");
+        // Its exceptions: the occurrence that took place, as it was, and the one moved on
+        // its own, each named by its new instance.
+        let fmt = |t: DateTime<Utc>| local(t).format("%Y%m%dT%H%M%S").to_string();
+        let exceptions: Vec<(Option<&str>, Option<&str>, Option<&str>)> = head_events
+            .iter()
+            .filter_map(|e| {
+                let rid = prop(&e.properties, "RECURRENCE-ID")?.value.as_deref();
+                Some((
+                    rid,
+                    prop(&e.properties, "DTSTART").unwrap().value.as_deref(),
+                    prop(&e.properties, "SUMMARY").unwrap().value.as_deref(),
+                ))
+            })
+            .collect();
+        let (r0, r1) = (fmt(head[0].recurrence_id.unwrap()), fmt(head[1].recurrence_id.unwrap()));
+        let (held_at, moved_at) = (fmt(held), fmt(moved));
+        assert_eq!(
+            exceptions,
+            [
+                (Some(r0.as_str()), Some(held_at.as_str()), Some("Beat 1011 CAPS meeting")),
+                (Some(r1.as_str()), Some(moved_at.as_str()), Some("Beat 1011 CAPS meeting (7 pm)")),
+            ]
+        );
+        let tail_events = events_with_uid(&cal, &uid(new_series));
+        let tail_master = tail_events.iter().find(|e| prop(&e.properties, "RRULE").is_some()).unwrap();
+        assert!(
+            prop(&tail_master.properties, "LOCATION").unwrap().value.as_deref().unwrap().starts_with("Harbor City Hall")
+        );
+        assert_eq!(
+            prop(&tail_master.properties, "STATUS").unwrap().value.as_deref(),
+            Some("CONFIRMED")
+        );
+        let tail_rids: Vec<DateTime<Utc>> = tail.iter().take(3).map(|m| m.recurrence_id.unwrap()).collect();
+        assert_eq!(expand_master(tail_master), tail_rids, "the new series ends before the cancelled ones");
+        let other_events = events_with_uid(&cal, &uid(other_id));
+        let other_master = other_events.iter().find(|e| prop(&e.properties, "RRULE").is_some()).unwrap();
+        assert_eq!(
+            prop(&other_master.properties, "STATUS").unwrap().value.as_deref(),
+            Some("CANCELLED")
         );
     })
     .await;

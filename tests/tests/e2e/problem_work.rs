@@ -776,7 +776,8 @@ async fn statements_stay_constant_with_the_new_relations() {
         let admin = app.demo_login("admin@demo.beatline.city").await;
         let q = "query($n: Int) { problems(first: $n) { edges { node { id supportCount
           category { name } assignedOfficer { displayName } assignedPartner { name }
-          reporter { displayName } photos { url } beat { code } } } } }";
+          reporter { displayName } photos { url } beat { code } rating { rating }
+          timeline(first: 3) { edges { node { kind } } pageInfo { hasNextPage } } } } } }";
         let mut costs = Vec::new();
         // Pages of 20 or more hold both officer- and partner-assigned problems, so every
         // relation is loaded on each page.
@@ -791,6 +792,69 @@ async fn statements_stay_constant_with_the_new_relations() {
             "statements grew with the page: {costs:?}"
         );
         assert!(costs[0] <= 12, "too many statements: {costs:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn timelines_in_a_list_match_the_single_problem_and_hide_internal_entries() {
+    each_backend(Options::default(), |app| async move {
+        let resident = app.demo_login("resident6@demo.beatline.city").await;
+        let officer = app.demo_login("officer.1012@demo.beatline.city").await;
+        let at = point_in_beat(&app, "1012").await;
+        let since = chrono::Utc::now().to_rfc3339();
+        let mut reported = Vec::new();
+        for text in ["Streetlight out on the corner.", "Abandoned car for two weeks."] {
+            reported.push(report(&app, &resident, report_input("STREETLIGHT_OUT", at, text)).await);
+        }
+        // The first problem: an internal note, a public comment and a status change.
+        let p = &reported[0];
+        for (body, internal) in [("Caller known to us; check the alley.", true), ("Crew is on the way.", false)] {
+            let c = app
+                .gql_as(
+                    Some(&officer),
+                    COMMENT,
+                    json!({ "i": { "idempotencyKey": key(), "problemId": p["id"], "body": body, "internal": internal } }),
+                )
+                .await;
+            assert!(c.get("errors").is_none(), "{c}");
+        }
+        let moved = set_status(&app, &officer, p, "ACKNOWLEDGED").await;
+        assert!(moved.get("errors").is_none(), "{moved}");
+
+        let list = "query($since: DateTime, $n: Int) { problems(first: 10, filter: { updatedSince: $since }) {
+          edges { node { id timeline(first: $n) { edges { cursor node { kind body visibility } } pageInfo { hasNextPage endCursor } } } } } }";
+        let single = "query($id: ID!, $n: Int, $after: String) { problem(id: $id) {
+          timeline(first: $n, after: $after) { edges { cursor node { kind body visibility } } pageInfo { hasNextPage endCursor } } } }";
+        for (who, token, internal_seen) in [("resident", &resident, false), ("officer", &officer, true)] {
+            let data = app.data_as(Some(token), list, json!({ "since": since, "n": 10 })).await;
+            let edges = data["problems"]["edges"].as_array().unwrap();
+            assert_eq!(edges.len(), 2, "{who}: {data}");
+            for edge in edges {
+                let id = &edge["node"]["id"];
+                let alone = app.data_as(Some(token), single, json!({ "id": id, "n": 10 })).await;
+                assert_eq!(edge["node"]["timeline"], alone["problem"]["timeline"], "{who}: list and single differ");
+            }
+            let mine = edges.iter().find(|e| e["node"]["id"] == p["id"]).unwrap();
+            let text = mine["node"]["timeline"].to_string();
+            assert_eq!(text.contains("Caller known to us"), internal_seen, "{who}: {text}");
+            assert!(text.contains("Crew is on the way."), "{who}: {text}");
+
+            // A page of one per problem, then the rest through the cursor.
+            let data = app.data_as(Some(token), list, json!({ "since": since, "n": 1 })).await;
+            let mine = data["problems"]["edges"].as_array().unwrap().iter().find(|e| e["node"]["id"] == p["id"]).unwrap().clone();
+            let head = &mine["node"]["timeline"];
+            assert_eq!(head["edges"].as_array().unwrap().len(), 1);
+            assert_eq!(head["pageInfo"]["hasNextPage"], true);
+            let rest = app
+                .data_as(Some(token), single, json!({ "id": p["id"], "n": 10, "after": head["pageInfo"]["endCursor"] }))
+                .await;
+            let whole = app.data_as(Some(token), single, json!({ "id": p["id"], "n": 10 })).await;
+            let whole = whole["problem"]["timeline"]["edges"].as_array().unwrap().len();
+            assert!(whole >= if internal_seen { 4 } else { 3 }, "{who}: {whole} entries");
+            assert_eq!(rest["problem"]["timeline"]["edges"].as_array().unwrap().len(), whole - 1, "{who}: {rest}");
+            assert_eq!(rest["problem"]["timeline"]["pageInfo"]["hasNextPage"], false);
+        }
     })
     .await;
 }

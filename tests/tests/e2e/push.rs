@@ -414,6 +414,7 @@ async fn start_server(
             push_retry_window_secs: tuning.window_secs,
             push_poll_ms: 50,
         },
+        sessions: beatline_server::config::SessionConfig::default(),
     };
     beatline_server::start(&common, &serve, false)
         .await
@@ -957,6 +958,7 @@ async fn meeting_reminders_go_out_once_a_day_ahead() {
             attendance_residents: None,
             attendance_officers: None,
             reminder_sent_at: None,
+            version: 1,
             created_by: None,
             created_at: at,
             updated_at: at,
