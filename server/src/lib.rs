@@ -113,6 +113,7 @@ pub async fn start(
             ..SchemaOptions::default()
         },
     );
+    let push_metrics = metrics.clone();
     let state = AppState {
         sessions: live::SessionWatch::start(api.events.as_ref()),
         schema,
@@ -142,8 +143,13 @@ pub async fn start(
         None,
     )
     .await?;
-    let push =
-        push::worker::PushWorker::start(push_db, push_sender, push_events, (&serve.push).into());
+    let push = push::worker::PushWorker::start(
+        push_db,
+        push_sender,
+        push_events,
+        push_metrics,
+        (&serve.push).into(),
+    );
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let stop = async move {

@@ -75,6 +75,11 @@ pub struct FakeState {
     pub token_requests: AtomicUsize,
     /// Count of send requests.
     pub sends: AtomicUsize,
+    /// Messages accepted (answered 200), per device token; kept even when `record`
+    /// is off, so that a benchmark can tell lost messages from duplicates.
+    pub accepted: Mutex<HashMap<String, u32>>,
+    /// Device tokens that had at least one message accepted.
+    pub distinct: AtomicUsize,
     issued: Mutex<HashMap<String, Instant>>,
     script: Mutex<HashMap<String, VecDeque<Reply>>>,
     /// Lifetime of issued access tokens (`expires_in`), seconds.
@@ -83,7 +88,7 @@ pub struct FakeState {
     pub latency: Mutex<Duration>,
     /// Whether to record requests (off for benchmarks).
     pub record: std::sync::atomic::AtomicBool,
-    /// Whether to keep the parsed message of each request.
+    /// The fake's base URL, the audience of the JWT assertions.
     base: Mutex<String>,
 }
 
@@ -344,7 +349,7 @@ async fn send(state: &FakeState, bearer: &str, body: &[u8], version: Version) ->
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(Received {
-                token: device,
+                token: device.clone(),
                 message,
                 version,
                 bearer: bearer.to_owned(),
@@ -354,6 +359,15 @@ async fn send(state: &FakeState, bearer: &str, body: &[u8], version: Version) ->
             });
     }
     let Some(reply) = reply else {
+        let first = {
+            let mut accepted = state.accepted.lock().unwrap_or_else(|p| p.into_inner());
+            let count = accepted.entry(device).or_default();
+            *count += 1;
+            *count == 1
+        };
+        if first {
+            state.distinct.fetch_add(1, Ordering::SeqCst);
+        }
         return json_response(
             200,
             json!({ "name": format!("projects/{PROJECT}/messages/{n}") }),

@@ -27,7 +27,7 @@ use crate::auth::{Viewer, policy};
 use crate::domain::events::{DomainEvent, EventBus};
 use crate::domain::idempotency::{self, Begin, Claim, Created, IdempotencyKey, IdempotentRequest};
 use crate::domain::inputs::{LatLon, PageSize};
-use crate::domain::notify::{self, Notice, NoticeKind};
+use crate::domain::notify::{self, Audience, Notice, NoticeKind};
 use crate::domain::recurrence::{self, RecurrenceRule};
 use crate::domain::series;
 use crate::domain::{inputs, now};
@@ -362,6 +362,9 @@ pub(crate) fn notice(
         params: serde_json::json!({
             "title": m.title,
             "when": local_when(m),
+            // Shown in each recipient's own zone and language (`notify::render`).
+            "startsAt": m.starts_at.to_rfc3339(),
+            "place": m.place_name,
             "meetingId": m.id.to_string(),
             "beatId": m.beat_id.to_string(),
         }),
@@ -469,10 +472,11 @@ pub async fn schedule(
                 .ok_or_else(|| AppError::Internal(anyhow::anyhow!("series without occurrences")))?
         }
     };
-    let followers = beat_followers(&txn, b.id).await?;
-    let written = notify::enqueue(
+    // Read by the outbox, not here: a beat of 100,000 followers is one fan-out row.
+    let written = notify::enqueue_to(
         &txn,
-        notice(NoticeKind::MeetingScheduled, &first, followers, p.id),
+        notice(NoticeKind::MeetingScheduled, &first, Vec::new(), p.id),
+        Audience::BeatFollowers(b.id),
     )
     .await?;
     idempotency::complete(txn, &idem, &Created { id: first.id }).await?;

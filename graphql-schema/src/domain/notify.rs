@@ -16,16 +16,16 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveTime, TimeZone as _, Utc};
-use entity::enums::DeliveryStatus;
+use entity::enums::{DeliveryStatus, RsvpResponse};
 use entity::{
     beat_follower, device, meeting, meeting_rsvp, notification, notification_fanout,
     notification_preference, push_delivery, user,
 };
-use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, EntityTrait, IntoActiveModel as _, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait as _,
+    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, IntoActiveModel as _, QueryFilter, QueryOrder, QuerySelect, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait as _,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -39,6 +39,34 @@ pub const INLINE_LIMIT: usize = 200;
 
 /// Recipients expanded per transaction by [`expand_fanout`].
 pub const FANOUT_CHUNK: u64 = 1_000;
+
+/// Most ids bound in one `IN (...)` list by the outbox (about 8 KiB of parameters).
+///
+/// sqlx 0.9.0 no longer sets `TCP_NODELAY` on its PostgreSQL sockets (sqlx issue
+/// #4335; fixed upstream by #4336, not released as of 0.9.0). A statement whose message
+/// is larger than the socket's initial send buffer (16 KiB, `net.ipv4.tcp_wmem`) goes
+/// out in two writes, and Nagle's algorithm holds the second until the server's delayed
+/// ACK: 40 ms per statement. Measured here, a 500-row insert of deliveries took 50 ms,
+/// five 100-row inserts 2 to 4 ms each. The outbox therefore keeps every statement it
+/// sends under [`MAX_STATEMENT_BYTES`].
+pub const MAX_IDS_PER_STATEMENT: usize = 400;
+
+/// Most bytes of parameters the outbox binds in one statement (see
+/// [`MAX_IDS_PER_STATEMENT`]).
+pub const MAX_STATEMENT_BYTES: usize = 12 * 1024;
+
+/// Most rows per multi-row insert, whatever their size (SQLite binds at most 32,766
+/// parameters).
+const MAX_ROWS_PER_INSERT: usize = 500;
+
+/// Rows of `row_bytes` each per insert statement, under [`MAX_STATEMENT_BYTES`].
+fn rows_per_insert(row_bytes: usize) -> usize {
+    (MAX_STATEMENT_BYTES / row_bytes.max(1)).clamp(1, MAX_ROWS_PER_INSERT)
+}
+
+/// Parameter bytes of one `push_deliveries` row: three UUIDs, the status, the attempt
+/// count, three timestamps and three NULLs, each with its 4-byte length.
+const DELIVERY_ROW_BYTES: usize = 140;
 
 /// Longest title of a push message, in characters (the inbox keeps the whole text).
 pub const PUSH_TITLE_CHARS: usize = 120;
@@ -149,8 +177,19 @@ impl Audience {
     }
 }
 
-/// Texts of a notice in a language.
-pub fn render(kind: NoticeKind, locale: &str, params: &serde_json::Value) -> (String, String) {
+/// Texts of a notice for a recipient with a language (`en`, `es-MX`...) and a time
+/// zone (IANA, e.g. `America/Chicago`).
+///
+/// Meeting notices carry `startsAt` (RFC 3339) and `place`: their body is the start
+/// time in the recipient's zone and language ("Tue, Dec 8, 6:30 PM" or "mar 8 dic,
+/// 18:30") and the place; notices written before those parameters existed show their
+/// `when` text.
+pub fn render(
+    kind: NoticeKind,
+    locale: &str,
+    time_zone: &str,
+    params: &serde_json::Value,
+) -> (String, String) {
     let p = |k: &str| {
         params
             .get(k)
@@ -159,6 +198,7 @@ pub fn render(kind: NoticeKind, locale: &str, params: &serde_json::Value) -> (St
             .to_owned()
     };
     let spanish = locale.starts_with("es");
+    let when = || meeting_when(params, locale, time_zone).unwrap_or_else(|| p("when"));
     match (kind, spanish) {
         (NoticeKind::ProblemStatusChanged, false) => (
             format!(
@@ -190,26 +230,23 @@ pub fn render(kind: NoticeKind, locale: &str, params: &serde_json::Value) -> (St
             (format!("Se le asignó {}", p("reference")), p("title"))
         }
         (NoticeKind::MeetingScheduled, false) => {
-            (format!("New beat meeting: {}", p("title")), p("when"))
+            (format!("New beat meeting: {}", p("title")), when())
         }
-        (NoticeKind::MeetingScheduled, true) => (
-            format!("Nueva reunión del sector: {}", p("title")),
-            p("when"),
-        ),
-        (NoticeKind::MeetingChanged, false) => {
-            (format!("Meeting changed: {}", p("title")), p("when"))
+        (NoticeKind::MeetingScheduled, true) => {
+            (format!("Nueva reunión del sector: {}", p("title")), when())
         }
+        (NoticeKind::MeetingChanged, false) => (format!("Meeting changed: {}", p("title")), when()),
         (NoticeKind::MeetingChanged, true) => {
-            (format!("Cambio de reunión: {}", p("title")), p("when"))
+            (format!("Cambio de reunión: {}", p("title")), when())
         }
         (NoticeKind::MeetingCancelled, false) => {
-            (format!("Meeting cancelled: {}", p("title")), p("when"))
+            (format!("Meeting cancelled: {}", p("title")), when())
         }
         (NoticeKind::MeetingCancelled, true) => {
-            (format!("Reunión cancelada: {}", p("title")), p("when"))
+            (format!("Reunión cancelada: {}", p("title")), when())
         }
-        (NoticeKind::MeetingReminder, false) => (format!("Tomorrow: {}", p("title")), p("when")),
-        (NoticeKind::MeetingReminder, true) => (format!("Mañana: {}", p("title")), p("when")),
+        (NoticeKind::MeetingReminder, false) => (format!("Tomorrow: {}", p("title")), when()),
+        (NoticeKind::MeetingReminder, true) => (format!("Mañana: {}", p("title")), when()),
         (NoticeKind::ActionItemAssigned, false) => {
             (format!("New action for you: {}", p("title")), p("due"))
         }
@@ -217,6 +254,35 @@ pub fn render(kind: NoticeKind, locale: &str, params: &serde_json::Value) -> (St
             (format!("Nueva tarea para usted: {}", p("title")), p("due"))
         }
     }
+}
+
+/// The start of a meeting in the recipient's zone and language, with its place:
+/// "Tue, Dec 8, 6:30 PM, Library" or "mar 8 dic, 18:30, Library". `None` without a
+/// readable `startsAt`. Unknown zones read as UTC; languages other than Spanish as
+/// US English.
+pub fn meeting_when(params: &serde_json::Value, locale: &str, time_zone: &str) -> Option<String> {
+    let starts = params.get("startsAt")?.as_str()?;
+    let starts = DateTime::parse_from_rfc3339(starts).ok()?;
+    let tz: chrono_tz::Tz = time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let local = starts.with_timezone(&tz);
+    let mut text = if locale.starts_with("es") {
+        local
+            .format_localized("%a %-d %b, %H:%M", chrono::Locale::es_ES)
+            .to_string()
+    } else {
+        local
+            .format_localized("%a, %b %-d, %-I:%M %p", chrono::Locale::en_US)
+            .to_string()
+    };
+    if let Some(place) = params
+        .get("place")
+        .and_then(|v| v.as_str())
+        .filter(|p| !p.trim().is_empty())
+    {
+        text.push_str(", ");
+        text.push_str(place);
+    }
+    Some(text)
 }
 
 /// A problem status (`IN_PROGRESS`) in words of the language; unknown values as given.
@@ -401,6 +467,35 @@ pub async fn enqueue(
     write_for_users(db, &content, &users, now()).await
 }
 
+/// Notifies `audience` and the notice's own recipients, in the caller's transaction:
+/// like [`enqueue`] when they are at most [`INLINE_LIMIT`] people, else as a fan-out
+/// ([`enqueue_audience`]) without reading the audience, so that a request announcing a
+/// meeting to a beat of any size stays fast. Returns the notifications written inline
+/// (publish `DomainEvent::NotificationCreated` for each after the commit); empty for a
+/// fan-out, whose events the push worker publishes.
+pub async fn enqueue_to(
+    db: &impl ConnectionTrait,
+    notice: Notice,
+    audience: Audience,
+) -> AppResult<Vec<notification::Model>> {
+    let limit = u64::try_from(INLINE_LIMIT).unwrap_or(200) + 1;
+    let mut people: BTreeSet<Uuid> = notice.recipients.iter().copied().collect();
+    people.extend(audience_after(db, audience, None, limit).await?);
+    if people.len() > INLINE_LIMIT {
+        enqueue_audience(db, notice, audience).await?;
+        return Ok(Vec::new());
+    }
+    // Fewer than the limit from each source: these are all of them.
+    enqueue(
+        db,
+        Notice {
+            recipients: people.into_iter().collect(),
+            ..notice
+        },
+    )
+    .await
+}
+
 /// Writes a notice for `audience` (and the notice's own recipients) as one fan-out row,
 /// in the caller's transaction; the push worker expands it into notifications. Returns
 /// the fan-out's id.
@@ -449,32 +544,38 @@ async fn write_for_users(
         return Ok(Vec::new());
     }
     let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
-    let devices = device::Entity::find()
-        .filter(device::Column::UserId.is_in(ids.iter().copied()))
-        .filter(device::Column::DisabledAt.is_null())
-        .all(db)
-        .await?;
+    let mut devices = Vec::new();
+    for chunk in ids.chunks(MAX_IDS_PER_STATEMENT) {
+        devices.extend(
+            device::Entity::find()
+                .filter(device::Column::UserId.is_in(chunk.iter().copied()))
+                .filter(device::Column::DisabledAt.is_null())
+                .all(db)
+                .await?,
+        );
+    }
     let mut by_user: HashMap<Uuid, Vec<&device::Model>> = HashMap::new();
     for d in &devices {
         by_user.entry(d.user_id).or_default().push(d);
     }
-    let preferences: HashMap<Uuid, Preferences> = if by_user.is_empty() {
-        HashMap::new()
-    } else {
-        notification_preference::Entity::find()
-            .filter(notification_preference::Column::UserId.is_in(by_user.keys().copied()))
+    let with_devices: Vec<Uuid> = by_user.keys().copied().collect();
+    let mut preferences: HashMap<Uuid, Preferences> = HashMap::new();
+    for chunk in with_devices.chunks(MAX_IDS_PER_STATEMENT) {
+        let rows = notification_preference::Entity::find()
+            .filter(notification_preference::Column::UserId.is_in(chunk.iter().copied()))
             .all(db)
-            .await?
-            .iter()
-            .map(|row| (row.user_id, Preferences::from_row(row)))
-            .collect()
-    };
+            .await?;
+        preferences.extend(
+            rows.iter()
+                .map(|row| (row.user_id, Preferences::from_row(row))),
+        );
+    }
     let collapse = collapse_key(content.problem_id, content.meeting_id);
     let kind = content.kind.as_str();
     let mut notifications = Vec::with_capacity(users.len());
     let mut deliveries = Vec::new();
     for u in users {
-        let (title, body) = render(content.kind, &u.locale, &content.params);
+        let (title, body) = render(content.kind, &u.locale, &u.time_zone, &content.params);
         let n = notification::Model {
             id: Uuid::now_v7(),
             user_id: u.id,
@@ -513,12 +614,20 @@ async fn write_for_users(
         }
         notifications.push(n);
     }
-    for chunk in notifications.chunks(500) {
+    // Texts differ only by language, so the largest row sizes every statement.
+    let data_bytes = content.params.to_string().len();
+    let widest = notifications
+        .iter()
+        .map(|n| n.title.len() + n.body.len())
+        .max()
+        .unwrap_or(0);
+    let per_insert = rows_per_insert(200 + data_bytes + widest);
+    for chunk in notifications.chunks(per_insert) {
         notification::Entity::insert_many(chunk.iter().cloned().map(|n| n.into_active_model()))
             .exec_without_returning(db)
             .await?;
     }
-    for chunk in deliveries.chunks(500) {
+    for chunk in deliveries.chunks(rows_per_insert(DELIVERY_ROW_BYTES)) {
         push_delivery::Entity::insert_many(chunk.iter().cloned().map(|d| d.into_active_model()))
             .exec_without_returning(db)
             .await?;
@@ -573,12 +682,26 @@ pub async fn claim_fanout(
 /// deliveries of up to [`FANOUT_CHUNK`] recipients after the fan-out's cursor and moves
 /// the cursor past them. The cursor is compared and set in the same transaction, so an
 /// interrupted or concurrent expansion never writes a recipient's notification twice.
+///
+/// Recipients are taken in id order from the primary keys of `beat_followers` and
+/// `meeting_rsvps` (`(beat_id, user_id)`, `(meeting_id, user_id)`), so each chunk
+/// reads about a chunk's worth of index entries, however large the audience.
 pub async fn expand_fanout(
     db: &DatabaseConnection,
     id: Uuid,
     lease: chrono::TimeDelta,
 ) -> AppResult<ExpandStep> {
-    let txn = db.begin().await?;
+    // On SQLite the transaction takes the write lock at once: a deferred one reads the
+    // fan-out and the users, then fails its first write with SQLITE_BUSY_SNAPSHOT
+    // (code 517) whenever the delivery loops recorded a batch in between, which they
+    // do all the time during a large fan-out. Waiting for the lock (the busy timeout)
+    // is what we want instead.
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await?;
     let Some(fanout) = notification_fanout::Entity::find_by_id(id)
         .one(&txn)
         .await?
@@ -607,94 +730,30 @@ pub async fn expand_fanout(
             done: true,
         });
     };
-    // The explicit recipients after the cursor, a chunk's worth: the chunk is the
-    // FANOUT_CHUNK smallest ids of (this slice ∪ the audience), so every explicit id
-    // left out of the slice is above the new cursor and comes in a later chunk.
+    let chunk = usize::try_from(FANOUT_CHUNK).unwrap_or(1_000);
+    // From each source, the chunk + 1 smallest ids after the cursor: the chunk smallest
+    // of their union are the chunk smallest of all recipients left, and a union of at
+    // most a chunk means every source is exhausted.
     let mut explicit: Vec<Uuid> =
         serde_json::from_value(fanout.recipients.clone()).unwrap_or_default();
+    explicit.retain(|id| fanout.cursor.is_none_or(|c| *id > c));
     explicit.sort_unstable();
-    let chunk = usize::try_from(FANOUT_CHUNK).unwrap_or(1_000);
-    let mut slice: Vec<Uuid> = explicit
-        .into_iter()
-        .filter(|id| fanout.cursor.is_none_or(|c| *id > c))
-        .take(chunk + 1)
-        .collect();
-    let more_explicit = slice.len() > chunk;
-    slice.truncate(chunk);
-    let slice_end = slice.last().copied();
-    let mut audience_condition = Condition::any();
-    if !slice.is_empty() {
-        audience_condition = audience_condition.add(user::Column::Id.is_in(slice));
-    }
-    match audience {
-        Audience::Recipients => {}
-        Audience::BeatFollowers(beat) => {
-            audience_condition = audience_condition.add(
-                user::Column::Id.in_subquery(
-                    Query::select()
-                        .column(beat_follower::Column::UserId)
-                        .from(beat_follower::Entity)
-                        .and_where(Expr::col(beat_follower::Column::BeatId).eq(beat))
-                        .to_owned(),
-                ),
-            );
+    explicit.truncate(chunk + 1);
+    let mut candidates: BTreeSet<Uuid> = explicit.into_iter().collect();
+    candidates.extend(audience_after(&txn, audience, fanout.cursor, FANOUT_CHUNK + 1).await?);
+    let done = candidates.len() <= chunk;
+    let ids: Vec<Uuid> = candidates.into_iter().take(chunk).collect();
+    let cursor = ids.last().copied().or(fanout.cursor);
+    let mut users = Vec::with_capacity(ids.len());
+    for part in ids.chunks(MAX_IDS_PER_STATEMENT) {
+        let mut query = user::Entity::find()
+            .filter(user::Column::Id.is_in(part.iter().copied()))
+            .filter(user::Column::DeletedAt.is_null());
+        if let Some(actor) = fanout.actor_id {
+            query = query.filter(user::Column::Id.ne(actor));
         }
-        Audience::MeetingAudience(meeting) => {
-            let beat = meeting::Entity::find_by_id(meeting)
-                .select_only()
-                .column(meeting::Column::BeatId)
-                .into_tuple::<Uuid>()
-                .one(&txn)
-                .await?;
-            if let Some(beat) = beat {
-                audience_condition = audience_condition.add(
-                    user::Column::Id.in_subquery(
-                        Query::select()
-                            .column(beat_follower::Column::UserId)
-                            .from(beat_follower::Entity)
-                            .and_where(Expr::col(beat_follower::Column::BeatId).eq(beat))
-                            .to_owned(),
-                    ),
-                );
-            }
-            audience_condition = audience_condition.add(
-                user::Column::Id.in_subquery(
-                    Query::select()
-                        .column(meeting_rsvp::Column::UserId)
-                        .from(meeting_rsvp::Entity)
-                        .and_where(Expr::col(meeting_rsvp::Column::MeetingId).eq(meeting))
-                        .and_where(
-                            Expr::col(meeting_rsvp::Column::Response).is_in(["GOING", "MAYBE"]),
-                        )
-                        .to_owned(),
-                ),
-            );
-        }
+        users.extend(query.order_by_asc(user::Column::Id).all(&txn).await?);
     }
-    // An empty `any` would match everyone: nobody left is nobody.
-    let nobody_left = audience_condition.is_empty();
-    let mut query = user::Entity::find()
-        .filter(user::Column::DeletedAt.is_null())
-        .filter(audience_condition);
-    if let Some(cursor) = fanout.cursor {
-        query = query.filter(user::Column::Id.gt(cursor));
-    }
-    if let Some(actor) = fanout.actor_id {
-        query = query.filter(user::Column::Id.ne(actor));
-    }
-    let users = if nobody_left {
-        Vec::new()
-    } else {
-        query
-            .order_by_asc(user::Column::Id)
-            .limit(FANOUT_CHUNK)
-            .all(&txn)
-            .await?
-    };
-    // A short chunk holds every candidate after the cursor but the explicit ids
-    // beyond the slice; the cursor may then move to the end of the slice.
-    let short = (users.len() as u64) < FANOUT_CHUNK;
-    let done = short && !more_explicit;
     let content = Content {
         kind,
         problem_id: fanout.problem_id,
@@ -702,10 +761,6 @@ pub async fn expand_fanout(
         params: fanout.params.clone(),
     };
     let notifications = write_for_users(&txn, &content, &users, at).await?;
-    let mut cursor = users.last().map(|u| u.id).or(fanout.cursor);
-    if short {
-        cursor = std::cmp::Ord::max(cursor, slice_end);
-    }
     let written = i32::try_from(notifications.len()).unwrap_or(i32::MAX);
     if !finish(&txn, &fanout, cursor, written, done, at + lease).await? {
         // Another worker moved the cursor first: drop this chunk, it wrote it.
@@ -717,6 +772,67 @@ pub async fn expand_fanout(
         notifications,
         done,
     })
+}
+
+/// Members of an audience after `cursor`, in id order: up to `limit` from each of its
+/// sources (a meeting's audience has two, so up to twice `limit`, unsorted across them).
+async fn audience_after(
+    db: &impl ConnectionTrait,
+    audience: Audience,
+    cursor: Option<Uuid>,
+    limit: u64,
+) -> AppResult<Vec<Uuid>> {
+    match audience {
+        Audience::Recipients => Ok(Vec::new()),
+        Audience::BeatFollowers(beat) => followers_after(db, beat, cursor, limit).await,
+        Audience::MeetingAudience(meeting) => {
+            let beat = meeting::Entity::find_by_id(meeting)
+                .select_only()
+                .column(meeting::Column::BeatId)
+                .into_tuple::<Uuid>()
+                .one(db)
+                .await?;
+            let mut people = match beat {
+                Some(beat) => followers_after(db, beat, cursor, limit).await?,
+                None => Vec::new(),
+            };
+            let mut answered = meeting_rsvp::Entity::find()
+                .select_only()
+                .column(meeting_rsvp::Column::UserId)
+                .filter(meeting_rsvp::Column::MeetingId.eq(meeting))
+                .filter(
+                    meeting_rsvp::Column::Response
+                        .is_in([RsvpResponse::Going, RsvpResponse::Maybe]),
+                )
+                .order_by_asc(meeting_rsvp::Column::UserId)
+                .limit(limit);
+            if let Some(cursor) = cursor {
+                answered = answered.filter(meeting_rsvp::Column::UserId.gt(cursor));
+            }
+            people.extend(answered.into_tuple::<Uuid>().all(db).await?);
+            Ok(people)
+        }
+    }
+}
+
+/// Up to `limit` followers of a beat after `cursor`, in id order (from the primary key
+/// `(beat_id, user_id)`).
+async fn followers_after(
+    db: &impl ConnectionTrait,
+    beat: Uuid,
+    cursor: Option<Uuid>,
+    limit: u64,
+) -> AppResult<Vec<Uuid>> {
+    let mut query = beat_follower::Entity::find()
+        .select_only()
+        .column(beat_follower::Column::UserId)
+        .filter(beat_follower::Column::BeatId.eq(beat))
+        .order_by_asc(beat_follower::Column::UserId)
+        .limit(limit);
+    if let Some(cursor) = cursor {
+        query = query.filter(beat_follower::Column::UserId.gt(cursor));
+    }
+    Ok(query.into_tuple::<Uuid>().all(db).await?)
 }
 
 /// Moves a fan-out's cursor if nobody else did, and renews the caller's lease until
@@ -796,7 +912,12 @@ pub async fn enqueue_due_meeting_reminders(db: &DatabaseConnection) -> AppResult
             actor: None,
             problem_id: None,
             meeting_id: Some(m.id),
-            params: serde_json::json!({ "title": m.title, "when": when }),
+            params: serde_json::json!({
+                "title": m.title,
+                "when": when,
+                "startsAt": m.starts_at.to_rfc3339(),
+                "place": m.place_name,
+            }),
         };
         enqueue_audience(&txn, notice, Audience::MeetingAudience(m.id)).await?;
         txn.commit().await?;
@@ -884,6 +1005,46 @@ mod tests {
         assert!(QuietHours::parse(Some("25:00"), Some("07:00")).is_err());
         assert!(QuietHours::parse(Some("07:00"), Some("07:00")).is_err());
         assert!(matches!(QuietHours::parse(None, None), Ok(None)));
+    }
+
+    #[test]
+    fn meeting_times_are_in_the_recipients_zone_and_language() {
+        // 18:30 on Tuesday 8 December 2026 in Chicago (CST, UTC-6).
+        let params = serde_json::json!({
+            "title": "Beat 1011 community meeting",
+            "when": "Tue 8 Dec 2026, 18:30 (America/Chicago)",
+            "startsAt": "2026-12-09T00:30:00+00:00",
+            "place": "Library",
+        });
+        let chicago = "America/Chicago";
+        assert_eq!(
+            meeting_when(&params, "en", chicago).as_deref(),
+            Some("Tue, Dec 8, 6:30 PM, Library")
+        );
+        assert_eq!(
+            meeting_when(&params, "es-MX", chicago).as_deref(),
+            Some("mar 8 dic, 18:30, Library")
+        );
+        // The same meeting seen from Madrid (UTC+1) is past midnight, on Wednesday.
+        assert_eq!(
+            meeting_when(&params, "es", "Europe/Madrid").as_deref(),
+            Some("mié 9 dic, 01:30, Library")
+        );
+        // Morning, and an unknown language, read as US English.
+        let morning = serde_json::json!({ "startsAt": "2026-07-04T14:05:00Z" });
+        assert_eq!(
+            meeting_when(&morning, "fr", chicago).as_deref(),
+            Some("Sat, Jul 4, 9:05 AM")
+        );
+        let (title, body) = render(NoticeKind::MeetingReminder, "es", chicago, &params);
+        assert_eq!(title, "Mañana: Beat 1011 community meeting");
+        assert_eq!(body, "mar 8 dic, 18:30, Library");
+        // A notice written before `startsAt` existed keeps its text.
+        let old = serde_json::json!({ "title": "T", "when": "Thu 18:30" });
+        assert_eq!(
+            render(NoticeKind::MeetingScheduled, "en", chicago, &old).1,
+            "Thu 18:30"
+        );
     }
 
     #[test]

@@ -127,12 +127,18 @@ impl FcmClient {
             Err(error) => {
                 return SendOutcome::Retry {
                     retry_after: None,
-                    error: format!("network: {error}"),
+                    error: format!("network: {}", error_chain(&error)),
                 };
             }
         };
         let status = response.status();
         if status.is_success() {
+            // Read the (small) answer to its end: dropping a response whose body is
+            // still arriving resets the HTTP/2 stream, and a server that sees many
+            // resets closes the connection with every push in flight on it.
+            if let Err(error) = response.bytes().await {
+                tracing::debug!(error = %error_chain(&error), "cannot read FCM's answer to an accepted push");
+            }
             return SendOutcome::Sent;
         }
         let retry_after = response
@@ -149,6 +155,19 @@ impl PushSender for FcmClient {
     fn send<'a>(&'a self, message: &'a PushMessage) -> BoxFuture<'a, SendOutcome> {
         Box::pin(self.send_one(message))
     }
+}
+
+/// An error with its causes, `outer: inner: innermost` (reqwest's own text leaves out
+/// the cause that tells a refused connection from a reset stream).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// `Retry-After` in seconds (FCM does not send HTTP dates).
@@ -247,7 +266,10 @@ fn message_json(message: &PushMessage, body: &str) -> Value {
     if let Some(key) = &message.collapse_key {
         match message.platform {
             DevicePlatform::Android => {
-                m["android"] = json!({ "collapse_key": key });
+                // collapse_key keeps one message per key while the phone is offline;
+                // the tag makes a newer one (or a duplicate after a crash) replace the
+                // notification already shown, as apns-collapse-id does on iOS.
+                m["android"] = json!({ "collapse_key": key, "notification": { "tag": key } });
             }
             DevicePlatform::Ios => {
                 // apns-collapse-id is at most 64 bytes; our keys are 40 to 41.
@@ -293,6 +315,10 @@ mod tests {
         assert!(wire.len() <= MAX_PAYLOAD, "{}", wire.len());
         let v: Value = serde_json::from_str(&wire).unwrap_or(Value::Null);
         assert_eq!(v["message"]["android"]["collapse_key"], "problem-0123");
+        assert_eq!(
+            v["message"]["android"]["notification"]["tag"],
+            "problem-0123"
+        );
         let short = wire_message(&message("hello"));
         assert!(short.contains("\"hello\""));
     }

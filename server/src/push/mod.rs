@@ -46,6 +46,8 @@ pub struct PushConfig {
     #[arg(long, env = "BEATLINE_PUSH_BATCH_SIZE", default_value_t = 500)]
     pub push_batch_size: u64,
     /// Seconds a claim lasts: deliveries of a worker that died go out again after it.
+    /// Sends start only in its first half, so keep it above twice the provider's
+    /// 15-second timeout (30 s or more) in production.
     #[arg(long, env = "BEATLINE_PUSH_LEASE_SECS", default_value_t = 60)]
     pub push_lease_secs: u64,
     /// First retry delay in milliseconds; doubled at each attempt, with jitter.

@@ -2,10 +2,24 @@
 //!
 //! Delivery loop: claim a batch of due deliveries (PostgreSQL: `FOR UPDATE SKIP
 //! LOCKED`, so replicas share the work; SQLite: one writer at a time anyway), pushing
-//! their `next_attempt_at` forward by a lease in the same statement; send them
-//! concurrently; record each outcome. A worker that dies mid-batch leaves its claimed
-//! rows pending: they are due again when the lease runs out, and go out again (at most
-//! one duplicate per notification and device, for those sent but not yet recorded).
+//! their `next_attempt_at` forward by a lease and counting the attempt in the same
+//! statement; send them concurrently; record each outcome. No send starts after half
+//! the lease (the rest of the batch is handed back unsent), so a live worker's pushes
+//! have all ended, and been recorded, before anyone else may claim them again.
+//!
+//! Duplicates. A worker that dies mid-batch leaves its claimed rows pending: they are
+//! due again when the lease runs out, and go out again. Those sent but not yet recorded
+//! when it died are sent twice: at most one duplicate per notification and device for
+//! one crash. Two crashes within one lease add nothing: the rows of the first are
+//! still leased while the second runs, and both sets go out once more when their
+//! leases end. A third copy needs the same delivery to be caught in flight by two
+//! crashes, the second one after the first lease ran out, while the delivery was being
+//! re-sent. That cannot be ruled out without risking a loss: FCM v1 has no idempotency
+//! key, so after a crash nobody can tell a push that reached FCM from one that did not,
+//! and not re-sending after the second crash would drop those that did not. Never
+//! losing one is the rule; on the phone, duplicates replace each other (Android
+//! notification tag and APNs collapse id per problem or meeting, and the
+//! `notificationId` in the data for the app).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,12 +30,13 @@ use entity::enums::DeliveryStatus;
 use entity::{device, notification, push_delivery};
 use futures::StreamExt as _;
 use graphql_schema::domain::events::{DomainEvent, EventBus};
+use graphql_schema::domain::notify::MAX_IDS_PER_STATEMENT;
 use graphql_schema::domain::{notify, now};
 use rand::Rng as _;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-    Statement, TransactionTrait as _, Value,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait as _,
+    QueryFilter, QueryOrder as _, QuerySelect as _, Statement, TransactionTrait as _, Value,
 };
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -29,10 +44,18 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{PushConfig, PushMessage, PushSender, SendOutcome};
+use crate::metrics::{Metrics, PushOutcome};
 
 /// Delay before retrying after THIRD_PARTY_AUTH_ERROR: operators need time to fix
 /// the credentials, and hammering FCM does not help.
 const CREDENTIALS_RETRY: Duration = Duration::from_secs(15 * 60);
+
+/// Consecutive failures of a fan-out step retried at once before the worker lets the
+/// fan-out's lease run out.
+const FANOUT_ATTEMPTS: u32 = 5;
+
+/// How often the outbox gauges of `/metrics` are sampled.
+const GAUGE_EVERY: Duration = Duration::from_secs(1);
 
 /// Longest delay between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(60 * 60);
@@ -80,6 +103,7 @@ impl PushWorker {
         db: DatabaseConnection,
         sender: Arc<dyn PushSender>,
         events: Arc<dyn EventBus>,
+        metrics: Metrics,
         settings: WorkerSettings,
     ) -> Self {
         let stop = CancellationToken::new();
@@ -88,6 +112,7 @@ impl PushWorker {
             db: db.clone(),
             sender,
             events,
+            metrics,
             settings,
             wake,
         });
@@ -101,6 +126,8 @@ impl PushWorker {
         tasks.push(tokio::spawn(async move { s.fanout_loop(st).await }));
         let (s, st) = (shared.clone(), stop.clone());
         tasks.push(tokio::spawn(async move { s.reminder_loop(st).await }));
+        let (s, st) = (shared.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move { s.gauge_loop(st).await }));
         let (s, st) = (shared, stop.clone());
         tasks.push(tokio::spawn(async move { s.listen(st).await }));
         Self { db, stop, tasks }
@@ -129,6 +156,7 @@ struct Shared {
     db: DatabaseConnection,
     sender: Arc<dyn PushSender>,
     events: Arc<dyn EventBus>,
+    metrics: Metrics,
     settings: WorkerSettings,
     wake: Arc<Notify>,
 }
@@ -146,9 +174,15 @@ struct Claimed {
 /// What to record for a delivery.
 enum Record {
     Sent,
-    Retry { at: DateTime<Utc>, error: String },
+    Retry {
+        at: DateTime<Utc>,
+        error: String,
+    },
     Dead(String),
     Disabled(String),
+    /// Not sent: the batch ran past half its lease. Due again at once, attempt not
+    /// counted.
+    Release,
 }
 
 impl Shared {
@@ -208,26 +242,40 @@ impl Shared {
             }
             let claimed = notify::claim_fanout(&self.db, lease).await;
             match claimed {
-                Ok(Some(id)) => loop {
-                    match notify::expand_fanout(&self.db, id, lease).await {
-                        Ok(step) => {
-                            for n in &step.notifications {
-                                self.events.publish(DomainEvent::NotificationCreated {
-                                    user_id: n.user_id,
-                                    notification_id: n.id,
-                                });
+                Ok(Some(id)) => {
+                    let mut failures = 0_u32;
+                    loop {
+                        match notify::expand_fanout(&self.db, id, lease).await {
+                            Ok(step) => {
+                                failures = 0;
+                                for n in &step.notifications {
+                                    self.events.publish(DomainEvent::NotificationCreated {
+                                        user_id: n.user_id,
+                                        notification_id: n.id,
+                                    });
+                                }
+                                self.wake.notify_waiters();
+                                if step.done || stop.is_cancelled() {
+                                    break;
+                                }
                             }
-                            self.wake.notify_waiters();
-                            if step.done || stop.is_cancelled() {
-                                break;
+                            Err(error) => {
+                                failures += 1;
+                                // A passing failure (a lock, a dropped connection) is
+                                // retried at once while the lease holds; only a
+                                // persistent one waits for the lease to run out.
+                                if failures >= FANOUT_ATTEMPTS {
+                                    tracing::error!(error = ?error, fanout = %id, failures, "fan-out expansion keeps failing; it resumes after its lease");
+                                    break;
+                                }
+                                tracing::warn!(error = ?error, fanout = %id, "fan-out expansion failed; retrying");
+                                if !self.pause(&stop).await {
+                                    return;
+                                }
                             }
-                        }
-                        Err(error) => {
-                            tracing::error!(error = ?error, fanout = %id, "fan-out expansion failed; it resumes after its lease");
-                            break;
                         }
                     }
-                },
+                }
                 Ok(None) => {
                     if !self.pause(&stop).await {
                         return;
@@ -265,8 +313,25 @@ impl Shared {
         }
     }
 
+    /// Samples the outbox for the `/metrics` gauges, once a second.
+    async fn gauge_loop(&self, stop: CancellationToken) {
+        loop {
+            match outbox_gauges(&self.db).await {
+                Ok((due, scheduled, oldest)) => {
+                    self.metrics.set_push_outbox(due, scheduled, oldest);
+                }
+                Err(error) => tracing::warn!(error = ?error, "cannot sample the push outbox"),
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(GAUGE_EVERY) => {}
+            }
+        }
+    }
+
     /// Claims, sends and records one batch; how many deliveries it claimed.
     async fn deliver_batch(&self) -> anyhow::Result<usize> {
+        let claimed_at = std::time::Instant::now();
         let claimed = self.claim().await?;
         if claimed.is_empty() {
             return Ok(0);
@@ -276,20 +341,22 @@ impl Shared {
         let mut notification_ids: Vec<Uuid> = claimed.iter().map(|c| c.notification_id).collect();
         notification_ids.sort_unstable();
         notification_ids.dedup();
-        let devices: HashMap<Uuid, device::Model> = device::Entity::find()
-            .filter(device::Column::Id.is_in(device_ids))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|d| (d.id, d))
-            .collect();
-        let notifications: HashMap<Uuid, notification::Model> = notification::Entity::find()
-            .filter(notification::Column::Id.is_in(notification_ids))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|n| (n.id, n))
-            .collect();
+        let mut devices: HashMap<Uuid, device::Model> = HashMap::with_capacity(count);
+        for chunk in device_ids.chunks(MAX_IDS_PER_STATEMENT) {
+            let rows = device::Entity::find()
+                .filter(device::Column::Id.is_in(chunk.iter().copied()))
+                .all(&self.db)
+                .await?;
+            devices.extend(rows.into_iter().map(|d| (d.id, d)));
+        }
+        let mut notifications: HashMap<Uuid, notification::Model> = HashMap::new();
+        for chunk in notification_ids.chunks(MAX_IDS_PER_STATEMENT) {
+            let rows = notification::Entity::find()
+                .filter(notification::Column::Id.is_in(chunk.iter().copied()))
+                .all(&self.db)
+                .await?;
+            notifications.extend(rows.into_iter().map(|n| (n.id, n)));
+        }
         let mut records: Vec<(Claimed, Record)> = Vec::with_capacity(count);
         let mut to_send = Vec::with_capacity(count);
         for c in claimed {
@@ -320,33 +387,85 @@ impl Shared {
             }
         }
         let sender = &self.sender;
-        let results: Vec<(Claimed, SendOutcome)> = futures::stream::iter(to_send)
+        // No send starts after half the lease: every send then ends (the provider's
+        // timeout is shorter) and is recorded before the lease runs out, so another
+        // worker never claims a delivery whose push is still in flight.
+        let cutoff = self.settings.lease / 2;
+        let results: Vec<(Claimed, Option<SendOutcome>)> = futures::stream::iter(to_send)
             .map(|(c, m)| async move {
+                if claimed_at.elapsed() >= cutoff {
+                    return (c, None);
+                }
+                let started = std::time::Instant::now();
                 let outcome = sender.send(&m).await;
-                (c, outcome)
+                self.metrics.observe_push_send(started.elapsed());
+                (c, Some(outcome))
             })
             .buffer_unordered(self.settings.concurrency)
             .collect()
             .await;
         let at = now();
+        let mut auth_errors = 0_u64;
+        let mut released = 0_usize;
         for (c, outcome) in results {
+            let Some(outcome) = outcome else {
+                released += 1;
+                records.push((c, Record::Release));
+                continue;
+            };
             let record = match outcome {
                 SendOutcome::Sent => Record::Sent,
                 SendOutcome::Retry { retry_after, error } => {
+                    tracing::debug!(delivery = %c.id, attempts = c.attempts, %error, "push delivery to be retried");
                     self.retry(&c, at, self.backoff(c.attempts, retry_after), error)
                 }
-                SendOutcome::CredentialsBroken { error } => self.retry(
-                    &c,
-                    at,
-                    CREDENTIALS_RETRY.max(self.backoff(c.attempts, None)),
-                    error,
-                ),
+                SendOutcome::CredentialsBroken { error } => {
+                    auth_errors += 1;
+                    self.retry(
+                        &c,
+                        at,
+                        CREDENTIALS_RETRY.max(self.backoff(c.attempts, None)),
+                        error,
+                    )
+                }
                 SendOutcome::DeviceGone { error } => Record::Disabled(error),
                 SendOutcome::Rejected { error } => Record::Dead(error),
             };
             records.push((c, record));
         }
+        if released > 0 {
+            tracing::warn!(
+                released,
+                lease_secs = self.settings.lease.as_secs(),
+                "a push batch ran past half its lease: the rest goes out in the next batch; \
+                 raise BEATLINE_PUSH_LEASE_SECS or lower BEATLINE_PUSH_BATCH_SIZE"
+            );
+        }
+        let mut tally = [0_u64; PushOutcome::ALL.len()];
+        let mut count_as = |o: PushOutcome| {
+            if let Some(i) = PushOutcome::ALL.iter().position(|x| *x == o) {
+                tally[i] += 1;
+            }
+        };
+        for (_, record) in &records {
+            match record {
+                Record::Sent => count_as(PushOutcome::Sent),
+                Record::Retry { .. } => count_as(PushOutcome::Retried),
+                Record::Dead(_) => count_as(PushOutcome::Dead),
+                Record::Disabled(_) => count_as(PushOutcome::DeviceDisabled),
+                Record::Release => {}
+            }
+        }
+        for _ in 0..auth_errors {
+            count_as(PushOutcome::AuthError);
+        }
         self.record(records, at).await?;
+        // Counted once recorded: a batch whose outcomes are lost goes out again.
+        for (outcome, n) in PushOutcome::ALL.into_iter().zip(tally) {
+            if n > 0 {
+                self.metrics.observe_push(outcome, n);
+            }
+        }
         Ok(count)
     }
 
@@ -430,11 +549,13 @@ impl Shared {
         at: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         let mut sent = Vec::new();
+        let mut released = Vec::new();
         let mut gone_devices: HashMap<Uuid, String> = HashMap::new();
         let txn = self.db.begin().await?;
         for (c, record) in records {
             match record {
                 Record::Sent => sent.push(c.id),
+                Record::Release => released.push(c),
                 Record::Retry { at: next, error } => {
                     push_delivery::Entity::update_many()
                         .col_expr(push_delivery::Column::NextAttemptAt, Expr::value(next))
@@ -446,6 +567,8 @@ impl Shared {
                         .col_expr(push_delivery::Column::UpdatedAt, Expr::value(at))
                         .filter(push_delivery::Column::Id.eq(c.id))
                         .filter(push_delivery::Column::Status.eq(DeliveryStatus::Pending))
+                        // Only our own claim: not one another worker took since.
+                        .filter(push_delivery::Column::Attempts.eq(c.attempts))
                         .exec(&txn)
                         .await?;
                 }
@@ -466,7 +589,35 @@ impl Shared {
                 }
             }
         }
-        for chunk in sent.chunks(1_000) {
+        for chunk in released.chunks(MAX_IDS_PER_STATEMENT) {
+            for attempts in chunk
+                .iter()
+                .map(|c| c.attempts)
+                .collect::<std::collections::BTreeSet<_>>()
+            {
+                push_delivery::Entity::update_many()
+                    .col_expr(push_delivery::Column::NextAttemptAt, Expr::value(at))
+                    .col_expr(
+                        push_delivery::Column::LockedUntil,
+                        Expr::value(Option::<DateTime<Utc>>::None),
+                    )
+                    .col_expr(push_delivery::Column::Attempts, Expr::value(attempts - 1))
+                    .col_expr(push_delivery::Column::UpdatedAt, Expr::value(at))
+                    .filter(
+                        push_delivery::Column::Id.is_in(
+                            chunk
+                                .iter()
+                                .filter(|c| c.attempts == attempts)
+                                .map(|c| c.id),
+                        ),
+                    )
+                    .filter(push_delivery::Column::Status.eq(DeliveryStatus::Pending))
+                    .filter(push_delivery::Column::Attempts.eq(attempts))
+                    .exec(&txn)
+                    .await?;
+            }
+        }
+        for chunk in sent.chunks(MAX_IDS_PER_STATEMENT) {
             push_delivery::Entity::update_many()
                 .col_expr(
                     push_delivery::Column::Status,
@@ -514,6 +665,38 @@ impl Shared {
         txn.commit().await?;
         Ok(())
     }
+}
+
+/// Pending deliveries due now and scheduled later, and how long the oldest due one
+/// has waited.
+async fn outbox_gauges(db: &DatabaseConnection) -> anyhow::Result<(i64, i64, Duration)> {
+    let at = now();
+    let due_rows = || {
+        push_delivery::Entity::find()
+            .filter(push_delivery::Column::Status.eq(DeliveryStatus::Pending))
+            .filter(push_delivery::Column::NextAttemptAt.lte(at))
+    };
+    let due = due_rows().count(db).await?;
+    let scheduled = push_delivery::Entity::find()
+        .filter(push_delivery::Column::Status.eq(DeliveryStatus::Pending))
+        .filter(push_delivery::Column::NextAttemptAt.gt(at))
+        .count(db)
+        .await?;
+    let oldest: Option<DateTime<Utc>> = due_rows()
+        .select_only()
+        .column(push_delivery::Column::NextAttemptAt)
+        .order_by_asc(push_delivery::Column::NextAttemptAt)
+        .into_tuple()
+        .one(db)
+        .await?;
+    let waited = oldest
+        .and_then(|t| (at - t).to_std().ok())
+        .unwrap_or_default();
+    Ok((
+        i64::try_from(due).unwrap_or(i64::MAX),
+        i64::try_from(scheduled).unwrap_or(i64::MAX),
+        waited,
+    ))
 }
 
 async fn finish(

@@ -529,6 +529,7 @@ async fn a_status_change_reaches_every_follower_device_once() {
         let key = format!("problem-{}", problem.id.simple());
         let ana_android = &env.fake.received_for("ana-android")[0].message;
         assert_eq!(ana_android["android"]["collapse_key"], key.as_str());
+        assert_eq!(ana_android["android"]["notification"]["tag"], key.as_str(), "a newer push or a duplicate replaces the one shown");
         assert!(ana_android["notification"]["title"].as_str().unwrap().ends_with("ahora está resuelto"), "{ana_android}");
         assert_eq!(env.fake.received_for("ana-ios")[0].message["apns"]["headers"]["apns-collapse-id"], key.as_str());
         let ben_web = &env.fake.received_for("ben-web")[0].message;
@@ -691,6 +692,30 @@ async fn fcm_errors_are_handled_per_class() {
             "backoff spaces the attempts: {tries}"
         );
 
+        // /metrics counts each outcome: 2 sent (storm and quota, in the end), 3 tokens
+        // gone, 3 given up (bad payload, broken credentials, the endless storm), 1 auth
+        // error, and every passing failure retried.
+        let retried = 3 + 1 + (tries - 1);
+        let sends = env.fake.received().len();
+        eventually(Duration::from_secs(5), "the push metrics", || async {
+            let text = app.get("/metrics").await.text().await.unwrap();
+            let outcome = |o: &str| {
+                metric(
+                    &text,
+                    &format!("beatline_push_deliveries_total{{outcome=\"{o}\"}}"),
+                )
+            };
+            outcome("sent") == Some(2.0)
+                && outcome("device_disabled") == Some(3.0)
+                && outcome("dead") == Some(3.0)
+                && outcome("auth_error") == Some(1.0)
+                && outcome("retried") == Some(retried as f64)
+                && metric(&text, "beatline_push_send_duration_seconds_count") == Some(sends as f64)
+                && metric(&text, "beatline_push_outbox_deliveries{state=\"due\"}") == Some(0.0)
+                && metric(&text, "beatline_push_outbox_oldest_due_seconds") == Some(0.0)
+        })
+        .await;
+
         // The disabled device shows as such, and registering it again turns it back on.
         let dead_user = &users[0];
         let mine = app
@@ -702,6 +727,13 @@ async fn fcm_errors_are_handled_per_class() {
         env
     })
     .await;
+}
+
+/// The value of one series (`name{labels}`, as Prometheus writes it) in `/metrics`.
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
 }
 
 #[tokio::test]
@@ -845,6 +877,48 @@ async fn a_crash_mid_fan_out_loses_nothing() {
 }
 
 #[tokio::test]
+async fn a_provider_slower_than_the_lease_never_gets_a_push_twice() {
+    // A batch of 20 at 2 in flight, 300 ms each, takes 3 seconds: three leases. Sends
+    // start only in the first half of the lease; the rest of the batch is handed back,
+    // so no delivery is claimed again while its push is in flight.
+    let tuning = Tuning {
+        concurrency: 2,
+        batch: 20,
+        lease_secs: 1,
+        ..Tuning::default()
+    };
+    with_fcm(tuning, |env| async move {
+        const N: usize = 30;
+        let app = &env.app;
+        env.fake.set_latency(Duration::from_millis(300));
+        let people = residents_with_phones(app, N, "slow").await;
+        let problem = any_problem(app).await;
+        status_changed(
+            app,
+            &problem,
+            people.iter().map(|(id, _)| *id).collect(),
+            None,
+        )
+        .await;
+        eventually(Duration::from_secs(30), "every push recorded", || async {
+            let all = deliveries_of(app, NoticeKind::ProblemStatusChanged).await;
+            all.len() == N && all.iter().all(|d| d.status == DeliveryStatus::Sent)
+        })
+        .await;
+        for (_, token) in &people {
+            assert_eq!(
+                env.fake.received_for(token).len(),
+                1,
+                "[{:?}] {token} got its push exactly once",
+                app.backend
+            );
+        }
+        env
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn meeting_reminders_go_out_once_a_day_ahead() {
     with_fcm(Tuning::default(), |env| async move {
         let app = &env.app;
@@ -921,6 +995,77 @@ async fn meeting_reminders_go_out_once_a_day_ahead() {
             .unwrap();
         assert!(stored.reminder_sent_at.is_some());
         env
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn meeting_times_are_shown_in_each_recipients_zone_and_language() {
+    each_backend(Options::default(), |app| async move {
+        let register = |email: &'static str, locale: &'static str, zone: &'static str| {
+            let app = &app;
+            async move {
+                let data = app
+                    .data(
+                        REGISTER,
+                        json!({ "i": { "email": email, "password": STRONG, "displayName": "R", "locale": locale, "timeZone": zone } }),
+                    )
+                    .await;
+                data["register"]["accessToken"].as_str().unwrap().to_owned()
+            }
+        };
+        let chicago_en = register("ben@example.org", "en", "America/Chicago").await;
+        let chicago_es = register("ana@example.org", "es", "America/Chicago").await;
+        let madrid_es = register("eva@example.org", "es-ES", "Europe/Madrid").await;
+        let beat = beat::Entity::find()
+            .filter(beat::Column::Code.eq("1011"))
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        for token in [&chicago_en, &chicago_es, &madrid_es] {
+            app.data_as(
+                Some(token),
+                "mutation($b: ID!) { followBeat(beatId: $b) { id } }",
+                json!({ "b": beat.id }),
+            )
+            .await;
+        }
+        let officer = app.demo_login("officer.1011@demo.beatline.city").await;
+        // 18:30 on Monday 9 December 2030 in Chicago (CST, UTC-6).
+        app.data_as(
+            Some(&officer),
+            "mutation($i: ScheduleMeetingInput!) { scheduleMeeting(input: $i) { id } }",
+            json!({ "i": {
+                "beatId": beat.id,
+                "title": "Beat 1011 community meeting",
+                "startsAt": "2030-12-10T00:30:00Z",
+                "endsAt": "2030-12-10T02:00:00Z",
+                "timeZone": "America/Chicago",
+                "placeName": "Library",
+                "idempotencyKey": Uuid::now_v7().to_string(),
+            }}),
+        )
+        .await;
+        let body_for = |token: String| {
+            let app = &app;
+            async move {
+                let inbox = app.data_as(Some(&token), INBOX, json!({ "f": 10 })).await;
+                let edges = inbox["notifications"]["edges"].as_array().unwrap().clone();
+                let meeting = edges
+                    .iter()
+                    .find(|e| e["node"]["kind"] == "MEETING_SCHEDULED")
+                    .unwrap_or_else(|| panic!("[{:?}] no meeting notice: {inbox}", app.backend));
+                meeting["node"]["body"].as_str().unwrap().to_owned()
+            }
+        };
+        assert_eq!(body_for(chicago_en).await, "Mon, Dec 9, 6:30 PM, Library");
+        assert_eq!(body_for(chicago_es).await, "lun 9 dic, 18:30, Library");
+        assert_eq!(
+            body_for(madrid_es).await,
+            "mar 10 dic, 01:30, Library",
+            "past midnight in Madrid"
+        );
     })
     .await;
 }
