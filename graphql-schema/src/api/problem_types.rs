@@ -4,6 +4,7 @@
 use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{photo, problem, problem_event, problem_rating};
+use sea_orm::EntityTrait as _;
 use uuid::Uuid;
 
 use crate::api::loaders::load_err;
@@ -320,6 +321,16 @@ pub async fn photos(ctx: &Context<'_>, p: &problem::Model) -> Result<Vec<Photo>>
     Ok(rows.unwrap_or_default().into_iter().map(Photo).collect())
 }
 
+/// Whether the field being resolved belongs to an element of a list (a page of
+/// problems), where the list resolver primed the loaders for the whole page.
+fn in_list(ctx: &Context<'_>) -> bool {
+    ctx.path_node.is_some_and(|node| {
+        std::iter::once(&node)
+            .chain(node.parents())
+            .any(|n| matches!(n.segment, async_graphql::QueryPathSegment::Index(_)))
+    })
+}
+
 /// `Problem.rating`: for the reporter and staff working the problem.
 pub async fn rating(ctx: &Context<'_>, p: &problem::Model) -> Result<Option<ResolutionRating>> {
     let viewer = viewer(ctx).await?;
@@ -330,12 +341,19 @@ pub async fn rating(ctx: &Context<'_>, p: &problem::Model) -> Result<Option<Reso
             return Ok(None);
         }
     }
-    let row = problem_loaders(ctx)?
-        .ratings
-        .load_one(p.id)
-        .await
-        .map_err(load_err)?
-        .flatten();
+    let row = if in_list(ctx) {
+        problem_loaders(ctx)?
+            .ratings
+            .load_one(p.id)
+            .await
+            .map_err(load_err)?
+            .flatten()
+    } else {
+        problem_rating::Entity::find_by_id(p.id)
+            .one(&api(ctx)?.db)
+            .await
+            .map_err(AppError::from)?
+    };
     Ok(row.map(ResolutionRating))
 }
 
@@ -350,10 +368,11 @@ pub async fn timeline(
     let viewer = viewer(ctx).await?;
     let a = access(ctx, p).await?;
     let internal = policy::can_see_internal(viewer, p, a.place, a.sensitive);
-    // The first page is loaded for every problem of a list at once; later pages one
-    // at a time.
+    // In a list, the first page is loaded for every problem at once; elsewhere (one
+    // problem, a subscription's events, later pages) it is read on its own, so that a
+    // long-lived connection's loaders never answer from an earlier event's cache.
     let page = match after {
-        None => problem_loaders(ctx)?
+        None if in_list(ctx) => problem_loaders(ctx)?
             .timelines
             .load_one(TimelineKey {
                 problem: p.id,
@@ -366,8 +385,8 @@ pub async fn timeline(
                 events: Vec::new(),
                 has_next_page: false,
             }),
-        Some(after) => {
-            problem_work::timeline(&api(ctx)?.db, internal, p.id, first, Some(&after)).await?
+        after => {
+            problem_work::timeline(&api(ctx)?.db, internal, p.id, first, after.as_deref()).await?
         }
     };
     let edges: Vec<ProblemEventEdge> = page
