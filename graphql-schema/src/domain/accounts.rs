@@ -111,7 +111,7 @@ pub async fn register<C: ConnectionTrait + TransactionTrait>(
     keys: &TokenKeys,
     input: Registration,
 ) -> AppResult<(user::Model, TokenPair)> {
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     let user = create_user(&txn, UserRole::Resident, input).await?;
     let pair = tokens::open_session(&txn, keys, user.id, now()).await?;
     txn.commit().await?;
@@ -201,7 +201,7 @@ pub async fn delete_my_account<C: ConnectionTrait + TransactionTrait>(
     principal: &Principal,
     client_addr: Option<IpAddr>,
 ) -> AppResult<()> {
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     let at = now();
     problem::Entity::update_many()
         .col_expr(problem::Column::Anonymous, Expr::value(true))
@@ -271,7 +271,7 @@ pub async fn create_staff_account<C: ConnectionTrait + TransactionTrait>(
             "residents sign up themselves with `register`; choose OFFICER, CAPTAIN, PARTNER or ADMIN",
         ));
     }
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     let user = create_user(&txn, role, input).await?;
     audit::record(
         &txn,

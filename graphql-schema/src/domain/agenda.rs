@@ -1041,7 +1041,7 @@ pub async fn refresh(
     let plan = plan_of(db, &m).await?;
     // Reads are done: the transaction starts with a write (on SQLite a transaction that
     // reads first fails when another connection wrote in between).
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     store_generated(&txn, &plan.generated).await?;
     txn.commit().await?;
     Ok(m)
@@ -1196,7 +1196,7 @@ pub async fn remove_item(
     let plan = plan_of(db, &m).await?;
     let mut i = item_in(&plan, r)?;
     let at = now();
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     store_generated(&txn, &plan.generated).await?;
     agenda_item::Entity::update_many()
         .col_expr(agenda_item::Column::Removed, Expr::value(true))
@@ -1265,7 +1265,7 @@ pub async fn reorder(
             i
         })
         .collect();
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     store_generated(&txn, &generated).await?;
     for i in &plan.stored {
         match position.get(&i.id) {
@@ -1376,7 +1376,7 @@ pub async fn vote(
         ));
     }
     open_for_changes(&m, "it takes no votes")?;
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     store_generated(&txn, &plan.generated).await?;
     let inserted = agenda_vote::Entity::insert(
         agenda_vote::Model {
@@ -1445,7 +1445,7 @@ pub async fn publish_minutes(
         published_by: Some(p.id),
         published_at: now(),
     };
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     meeting_minutes::Entity::insert(row.clone().into_active_model())
         .on_conflict(
             OnConflict::column(meeting_minutes::Column::MeetingId)

@@ -149,7 +149,7 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
     let total = features.len();
     let mut summary = ImportSummary::default();
     let at = now();
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     let mut precinct_ids: HashMap<String, Uuid> = precinct::Entity::find()
         .all(&txn)
         .await?

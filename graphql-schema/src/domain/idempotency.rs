@@ -131,7 +131,7 @@ pub async fn claim<T: DeserializeOwned>(
 ) -> AppResult<Claim<T>> {
     // Two rounds at most: the second after removing an expired key.
     for _ in 0..2 {
-        let txn = db.begin().await?;
+        let txn = crate::domain::begin_write(db).await?;
         let at = now();
         let row = idempotency_key::Model {
             id: Uuid::now_v7(),

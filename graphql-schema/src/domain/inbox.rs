@@ -11,7 +11,7 @@ use entity::{device, notification, notification_preference, push_delivery};
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel as _,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -130,7 +130,7 @@ pub async fn register_device(
         created_at: at,
         updated_at: at,
     };
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     // An upsert, so that two registrations of one token at once cannot collide.
     device::Entity::insert(row.clone().into_active_model())
         .on_conflict(

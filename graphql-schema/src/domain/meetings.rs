@@ -592,7 +592,7 @@ pub async fn update(
     m.accessibility_notes = d.accessibility_notes;
     m.is_exception = m.series_id.is_some();
     m.updated_at = now();
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     let m = save_versioned(&txn, &m, expected_version, &DETAIL_COLUMNS).await?;
     let audience = meeting_audience(&txn, &m).await?;
     let written =
@@ -636,7 +636,7 @@ pub async fn cancel(
     let mut m = current.clone();
     m.status = MeetingStatus::Cancelled;
     m.updated_at = now();
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     let m = save_versioned(
         &txn,
         &m,
@@ -1080,7 +1080,7 @@ pub async fn extend_series(
     if n == 0 {
         return Ok(0);
     }
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     for chunk in missing.chunks(200) {
         meeting::Entity::insert_many(chunk.iter().cloned().map(|m| m.into_active_model()))
             .on_conflict(

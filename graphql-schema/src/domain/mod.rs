@@ -39,3 +39,18 @@ pub fn now() -> chrono::DateTime<chrono::Utc> {
     now.duration_trunc(TimeDelta::microseconds(1))
         .unwrap_or(now)
 }
+
+/// Starts a transaction that is going to write. On SQLite it takes the write lock at
+/// once (`BEGIN IMMEDIATE`): a deferred transaction that reads before its first write
+/// fails that write with `SQLITE_BUSY_SNAPSHOT` (517) whenever another connection (the
+/// push worker, another request) committed in between, which the busy timeout cannot
+/// help with. Waiting for the lock is what a write wants. PostgreSQL ignores the mode.
+pub async fn begin_write<C: sea_orm::TransactionTrait>(
+    db: &C,
+) -> Result<C::Transaction, sea_orm::DbErr> {
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..sea_orm::TransactionOptions::default()
+    })
+    .await
+}

@@ -887,7 +887,7 @@ pub async fn enqueue_due_meeting_reminders(db: &DatabaseConnection) -> AppResult
         .await?;
     let mut reminded = 0;
     for m in due {
-        let txn = db.begin().await?;
+        let txn = crate::domain::begin_write(db).await?;
         let marked = meeting::Entity::update_many()
             .col_expr(meeting::Column::ReminderSentAt, Expr::value(at))
             .filter(meeting::Column::Id.eq(m.id))

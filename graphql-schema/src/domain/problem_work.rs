@@ -19,7 +19,7 @@ use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait as _, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
     EntityTrait, IntoActiveModel as _, Order, PaginatorTrait as _, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -515,7 +515,7 @@ pub async fn update_status(
     }
     let note = optional_text(change.note.as_deref(), "note", MAX_COMMENT_CHARS)?;
 
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     let to = change.to;
     let row = bump_version(&txn, p.id, change.expected_version, at, |u| {
         let mut u = u.col_expr(problem::Column::Status, Expr::value(to));
@@ -764,7 +764,7 @@ pub async fn assign(
         }
     };
     let at = now();
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     let row = bump_version(&txn, problem_id, expected_version, at, |u| match to {
         Assignee::Officer(id) => u.col_expr(problem::Column::AssignedOfficerId, Expr::value(id)),
         Assignee::Partner(id) => u.col_expr(problem::Column::AssignedPartnerId, Expr::value(id)),
@@ -849,7 +849,7 @@ pub async fn support(
             status_name(s.problem.status)
         )));
     }
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     let at = now();
     let inserted = problem_supporter::Entity::insert(
         problem_supporter::Model {
@@ -985,7 +985,7 @@ pub async fn mark_duplicate(
         ));
     }
     let at = now();
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     let row = bump_version(&txn, problem_id, expected, at, |u| {
         u.col_expr(
             problem::Column::Status,

@@ -622,7 +622,7 @@ pub async fn advance(
             .and_then(|x| serde_json::to_value(x).ok())
             .unwrap_or_else(|| serde_json::json!({}))
     }
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     let changed = sara_record::Entity::update_many()
         .col_expr(sara_record::Column::Stage, Expr::value(input.to))
         .col_expr(

@@ -348,7 +348,7 @@ pub(crate) async fn update(
 
     // Reads are done: the transaction starts with a write (on SQLite a transaction that
     // reads first fails when another connection wrote in between).
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     if whole {
         series
             .clone()
@@ -420,7 +420,7 @@ pub(crate) async fn cancel(
         n.updated_at = at;
         changed.push((n, o.version));
     }
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     let mut series = l.series.clone().into_active_model();
     series.set(meeting_series::Column::Rrule, ended.as_str().into());
     series.set(meeting_series::Column::UpdatedAt, at.into());

@@ -116,7 +116,7 @@ pub async fn upsert_category<C: ConnectionTrait + TransactionTrait>(
     client_addr: Option<IpAddr>,
 ) -> AppResult<category::Model> {
     check_category(&spec)?;
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     if let Some(partner) = spec.partner_id
         && partner_organization::Entity::find_by_id(partner)
             .one(&txn)
@@ -203,7 +203,7 @@ pub async fn upsert_partner<C: ConnectionTrait + TransactionTrait>(
         .map(crate::domain::inputs::Email::parse)
         .transpose()?
         .map(|e| e.as_str().to_owned());
-    let txn = db.begin().await?;
+    let txn = crate::domain::begin_write(db).await?;
     let at = now();
     let existing = partner_organization::Entity::find()
         .filter(partner_organization::Column::Name.eq(name))
