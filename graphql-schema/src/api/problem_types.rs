@@ -381,10 +381,7 @@ pub async fn timeline(
             })
             .await
             .map_err(load_err)?
-            .unwrap_or(problem_work::TimelinePage {
-                events: Vec::new(),
-                has_next_page: false,
-            }),
+            .unwrap_or_default(),
         after => {
             problem_work::timeline(&api(ctx)?.db, internal, p.id, first, after.as_deref()).await?
         }

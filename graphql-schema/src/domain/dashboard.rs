@@ -246,33 +246,20 @@ async fn most_supported(
     viewer: &Viewer,
     beat_ids: &[Uuid],
 ) -> AppResult<Vec<problem::Model>> {
-    use sea_orm::sea_query::{Alias, Asterisk, Query, SelectStatement, UnionType};
-    let mut union: Option<SelectStatement> = None;
-    let mut branch_no = 0_usize;
-    for beat_id in beat_ids {
-        for status in OPEN {
-            let branch = problem::Entity::find()
+    use sea_orm::sea_query::{Alias, Asterisk, Query};
+    let branches = beat_ids.iter().flat_map(|beat_id| {
+        OPEN.into_iter().map(move |status| {
+            problem::Entity::find()
                 .filter(problem::Column::BeatId.eq(*beat_id))
                 .filter(problem::Column::Status.eq(status))
                 .filter(policy::visible_problems(viewer))
                 .order_by(problem::Column::SupportCount, Order::Desc)
                 .order_by(problem::Column::CreatedAt, Order::Asc)
                 .limit(TOP_SUPPORTED)
-                .into_query();
-            let wrapped = Query::select()
-                .column(Asterisk)
-                .from_subquery(branch, Alias::new(format!("b{branch_no}")))
-                .to_owned();
-            branch_no += 1;
-            match &mut union {
-                None => union = Some(wrapped),
-                Some(u) => {
-                    u.union(UnionType::All, wrapped);
-                }
-            }
-        }
-    }
-    let Some(union) = union else {
+                .into_query()
+        })
+    });
+    let Some(union) = crate::domain::problems::union_all(branches) else {
         return Ok(Vec::new());
     };
     let merged = Query::select()

@@ -1212,7 +1212,7 @@ pub async fn rate(
 // ---------------------------------------------------------------------------------
 
 /// One page of a timeline.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct TimelinePage {
     /// The entries, oldest first.
     pub events: Vec<problem_event::Model>,
@@ -1307,15 +1307,7 @@ pub async fn timeline_heads(
     let limit = first.get();
     let mut pages: HashMap<Uuid, TimelinePage> = problem_ids
         .iter()
-        .map(|id| {
-            (
-                *id,
-                TimelinePage {
-                    events: Vec::new(),
-                    has_next_page: false,
-                },
-            )
-        })
+        .map(|id| (*id, TimelinePage::default()))
         .collect();
     if problem_ids.is_empty() {
         return Ok(pages);

@@ -255,20 +255,11 @@ pub async fn list(
             };
             page_query(viewer, &one, sort, after.as_ref(), limit)
         });
-        let mut union: Option<SelectStatement> = None;
-        for (i, branch) in branches.enumerate() {
-            let wrapped = Query::select()
-                .column(Asterisk)
-                .from_subquery(branch?.into_query(), Alias::new(format!("b{i}")))
-                .to_owned();
-            match &mut union {
-                None => union = Some(wrapped),
-                Some(u) => {
-                    u.union(UnionType::All, wrapped);
-                }
-            }
-        }
-        let union = union.ok_or_else(|| AppError::Internal(anyhow::anyhow!("no branch")))?;
+        let branches = branches
+            .map(|b| b.map(|select| select.into_query()))
+            .collect::<AppResult<Vec<_>>>()?;
+        let union =
+            union_all(branches).ok_or_else(|| AppError::Internal(anyhow::anyhow!("no branch")))?;
         let (column, order) = (sort.column(), sort.order());
         let merged = Query::select()
             .column(Asterisk)
@@ -405,6 +396,26 @@ pub async fn get(
     } else {
         Err(AppError::not_found("problem", id))
     }
+}
+
+/// `SELECT * FROM (b0) UNION ALL SELECT * FROM (b1) ...`: ordered, limited branches
+/// merged into one statement (each branch keeps its own ORDER BY and LIMIT). None
+/// without branches.
+pub fn union_all(branches: impl IntoIterator<Item = SelectStatement>) -> Option<SelectStatement> {
+    let mut union: Option<SelectStatement> = None;
+    for (i, branch) in branches.into_iter().enumerate() {
+        let wrapped = Query::select()
+            .column(Asterisk)
+            .from_subquery(branch, Alias::new(format!("b{i}")))
+            .to_owned();
+        match &mut union {
+            None => union = Some(wrapped),
+            Some(u) => {
+                u.union(UnionType::All, wrapped);
+            }
+        }
+    }
+    union
 }
 
 #[cfg(test)]
