@@ -15,9 +15,8 @@ use graphql_schema::domain::inputs::LatLon;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
 use sea_orm::{
-    ColumnTrait as _, DatabaseConnection, EntityTrait, IntoActiveModel as _, QueryFilter as _, Set,
+    ColumnTrait as _, DatabaseConnection, EntityTrait, IntoActiveModel as _, QueryFilter as _,
     TransactionTrait as _,
 };
 use uuid::Uuid;
@@ -77,27 +76,10 @@ pub async fn seed_problems(db: &DatabaseConnection, count: u64) -> anyhow::Resul
     let now = Utc::now();
     let year = now.year();
     let total = i64::try_from(count).context("count too large")?;
-    let counter = entity::problem_reference_counter::Entity::insert(
-        entity::problem_reference_counter::ActiveModel {
-            year: Set(year),
-            last_value: Set(total),
-        },
-    )
-    .on_conflict(
-        OnConflict::column(entity::problem_reference_counter::Column::Year)
-            .value(
-                entity::problem_reference_counter::Column::LastValue,
-                Expr::col((
-                    entity::problem_reference_counter::Entity,
-                    entity::problem_reference_counter::Column::LastValue,
-                ))
-                .add(total),
-            )
-            .to_owned(),
-    )
-    .exec_with_returning(db)
-    .await?;
-    let first_number = counter.last_value - total + 1;
+    let first_number = graphql_schema::domain::references::References::default()
+        .reserve(db, year, total)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message()))?;
 
     let bar = ProgressBar::new(count);
     bar.set_style(
@@ -163,7 +145,7 @@ pub async fn seed_problems(db: &DatabaseConnection, count: u64) -> anyhow::Resul
             problems.push(
                 problem::Model {
                     id,
-                    reference: format!("BL-{year}-{number:06}"),
+                    reference: graphql_schema::domain::references::format(year, number),
                     category_id: cat.id,
                     title: cat.name.clone(),
                     description: format!("{}. Generated for benchmarks.", cat.name),

@@ -219,6 +219,7 @@ impl ProblemMutation {
             geo: &api.geo,
             events: api.events.as_ref(),
             photos: api.photos.as_ref(),
+            references: &api.references,
         };
         let row = problem_work::report(deps, viewer, key, report, photos).await?;
         Ok(Problem(row))

@@ -26,6 +26,7 @@ pub mod privacy;
 pub mod problem_work;
 pub mod problems;
 pub mod recurrence;
+pub mod references;
 pub mod sara;
 pub mod series;
 pub mod setup;

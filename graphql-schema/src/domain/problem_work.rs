@@ -12,14 +12,13 @@ use chrono::{DateTime, Datelike as _, Duration, Utc};
 use entity::enums::{CategoryRoute, ProblemEventKind, ProblemStatus, UserRole, Visibility};
 use entity::{
     beat, category, notification, officer_beat, partner_member, partner_organization, problem,
-    problem_event, problem_follower, problem_rating, problem_reference_counter, problem_supporter,
-    user,
+    problem_event, problem_follower, problem_rating, problem_supporter, user,
 };
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait as _, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
     EntityTrait, IntoActiveModel as _, Order, PaginatorTrait as _, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -35,6 +34,7 @@ use crate::domain::notify::{self, Notice, NoticeKind};
 use crate::domain::now;
 use crate::domain::photos::{self, PhotoStore, PreparedPhoto};
 use crate::domain::problems::{Near, distance_m};
+use crate::domain::references::{self, References};
 use crate::error::{AppError, AppResult};
 
 /// Shortest description accepted for categories that must describe behaviour.
@@ -215,6 +215,8 @@ pub struct ReportDeps<'a> {
     pub events: &'a dyn EventBus,
     /// Where photos are kept.
     pub photos: &'a dyn PhotoStore,
+    /// Issues public references.
+    pub references: &'a References,
 }
 
 /// Reports a problem: validates it, locates its beat and neighbourhood, routes it, sets
@@ -268,6 +270,9 @@ pub async fn report(
         ));
     };
 
+    let created_at = now();
+    let year = created_at.year();
+    deps.references.prepare(db, year).await?;
     let txn = match idempotency::claim::<ReportReceipt>(db, &request).await? {
         Claim::Replay(receipt) => {
             return problem::Entity::find_by_id(receipt.problem_id)
@@ -277,34 +282,14 @@ pub async fn report(
         }
         Claim::Fresh(txn) => txn,
     };
-    let created_at = now();
-    let year = created_at.year();
-    let counter =
-        problem_reference_counter::Entity::insert(problem_reference_counter::ActiveModel {
-            year: Set(year),
-            last_value: Set(1),
-        })
-        .on_conflict(
-            OnConflict::column(problem_reference_counter::Column::Year)
-                .value(
-                    problem_reference_counter::Column::LastValue,
-                    Expr::col((
-                        problem_reference_counter::Entity,
-                        problem_reference_counter::Column::LastValue,
-                    ))
-                    .add(1),
-                )
-                .to_owned(),
-        )
-        .exec_with_returning(&txn)
-        .await?;
+    let reference_number = deps.references.next(&txn, year).await?;
     let assigned_partner_id = match cat.route {
         CategoryRoute::Partner => cat.partner_id,
         CategoryRoute::Police => None,
     };
     let row = problem::Model {
         id: Uuid::now_v7(),
-        reference: format!("BL-{year}-{:06}", counter.last_value),
+        reference: references::format(year, reference_number),
         category_id: cat.id,
         title,
         description,

@@ -14,6 +14,9 @@
 //! 2. one change reaching `--subscribers` WebSocket subscribers of one server: p50/p99/max;
 //! 3. the staff CSV export of every problem: time, rows, and the growth of the
 //!    process's anonymous resident memory (RssAnon) while it streams.
+//!
+//! `--dashboard-only` skips 2 and 3; `--keep` keeps the database and prints its URL
+//! (to inspect query plans afterwards).
 
 #![expect(
     clippy::expect_used,
@@ -49,6 +52,8 @@ struct Args {
     count: u64,
     subscribers: usize,
     runs: usize,
+    keep: bool,
+    dashboard_only: bool,
 }
 
 fn args() -> Args {
@@ -57,6 +62,8 @@ fn args() -> Args {
         count: 1_000_000,
         subscribers: 1000,
         runs: 40,
+        keep: false,
+        dashboard_only: false,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -73,6 +80,16 @@ fn args() -> Args {
             "--count" => a.count = value.parse().expect("--count N"),
             "--subscribers" => a.subscribers = value.parse().expect("--subscribers N"),
             "--runs" => a.runs = value.parse().expect("--runs N"),
+            "--dashboard-only" => {
+                a.dashboard_only = true;
+                i += 1;
+                continue;
+            }
+            "--keep" => {
+                a.keep = true;
+                i += 1;
+                continue;
+            }
             other => panic!("unknown argument {other}"),
         }
         i += 2;
@@ -365,8 +382,21 @@ async fn main() {
     eprintln!("seeding {} problems on {:?}...", args.count, args.backend);
     seed(&app, args.count).await;
     bench_dashboard(&app, args.runs).await;
-    bench_fan_out(&app, args.subscribers).await;
-    bench_export(&app).await;
+    if !args.dashboard_only {
+        bench_fan_out(&app, args.subscribers).await;
+        bench_export(&app).await;
+    }
     let _ = server.shutdown().await;
-    database.drop_now().await;
+    if args.keep {
+        match &database {
+            beatline_tests::TestDatabase::Sqlite(path) => {
+                eprintln!("kept the database: sqlite://{}", path.display())
+            }
+            beatline_tests::TestDatabase::Postgres { name, .. } => {
+                eprintln!("kept the database: {name}")
+            }
+        }
+    } else {
+        database.drop_now().await;
+    }
 }

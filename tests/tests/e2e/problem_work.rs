@@ -1057,3 +1057,85 @@ async fn photos_are_checked_stripped_thumbnailed_and_served_only_to_those_who_ma
     })
     .await;
 }
+
+/// The number of a reference `BL-<year>-<number>`.
+fn reference_number(reference: &str, year: &str) -> i64 {
+    reference
+        .strip_prefix(&format!("BL-{year}-"))
+        .unwrap_or_else(|| panic!("{reference} is not a reference of {year}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn concurrent_reports_get_distinct_consecutive_references() {
+    each_backend(Options::default(), |app| async move {
+        let year = chrono::Utc::now().format("%Y").to_string();
+        // The demo city issued references this year already; new ones follow them.
+        let issued: Vec<String> = entity::problem::Entity::find()
+            .all(&app.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.reference)
+            .filter(|r| r.starts_with(&format!("BL-{year}-")))
+            .collect();
+        let highest = issued
+            .iter()
+            .map(|r| reference_number(r, &year))
+            .max()
+            .unwrap_or(0);
+
+        // A bulk load first (on PostgreSQL the year's sequence is still unused), then
+        // concurrent reports, then another bulk load, then one more report.
+        beatline_server::seed_problems::seed_problems(&app.db, 25)
+            .await
+            .unwrap();
+        let resident = app.demo_login("resident14@demo.beatline.city").await;
+        let at = point_in_beat(&app, "1012").await;
+        let calls = (0..40).map(|n| {
+            let input = report_input("GRAFFITI", at, &format!("Tag number {n} on the wall."));
+            app.gql_as(Some(&resident), REPORT, json!({ "i": input }))
+        });
+        let answers = futures::future::join_all(calls).await;
+        let mut numbers: Vec<i64> = answers
+            .iter()
+            .map(|a| {
+                assert!(a.get("errors").is_none(), "{a}");
+                reference_number(
+                    a["data"]["reportProblem"]["reference"].as_str().unwrap(),
+                    &year,
+                )
+            })
+            .collect();
+        numbers.sort_unstable();
+        let expected: Vec<i64> = (highest + 26..=highest + 65).collect();
+        assert_eq!(
+            numbers, expected,
+            "40 concurrent reports take the next 40 numbers after the bulk load, each once"
+        );
+
+        beatline_server::seed_problems::seed_problems(&app.db, 10)
+            .await
+            .unwrap();
+        let next = report(
+            &app,
+            &resident,
+            report_input("GRAFFITI", at, "One more tag after the bulk load."),
+        )
+        .await;
+        assert_eq!(
+            reference_number(next["reference"].as_str().unwrap(), &year),
+            highest + 65 + 10 + 1,
+            "{next}"
+        );
+        // Every reference is unique (the database enforces it; the bulk loads used
+        // their numbers).
+        let all = entity::problem::Entity::find().all(&app.db).await.unwrap();
+        let distinct: HashSet<&str> = all.iter().map(|p| p.reference.as_str()).collect();
+        assert_eq!(distinct.len(), all.len());
+        assert!(distinct.contains(format!("BL-{year}-{:06}", highest + 1).as_str()));
+        assert!(distinct.contains(format!("BL-{year}-{:06}", highest + 75).as_str()));
+    })
+    .await;
+}
