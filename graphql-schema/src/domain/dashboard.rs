@@ -281,51 +281,54 @@ fn dedup(mut ids: Vec<Uuid>) -> Vec<Uuid> {
 }
 
 /// Open problems by beat, status, age bucket and overdue, in one grouped statement.
+///
+/// It groups by `(beat_id, status)` only, the order of the covering index it walks,
+/// and counts overdue and age with conditional sums: grouping by the age and overdue
+/// expressions as well made SQLite sort every open problem of the precinct in a
+/// temporary B-tree (140 ms at 1M problems; 48 ms this way).
 async fn open_problems(
     db: &impl ConnectionTrait,
     in_precinct: Condition,
     at: DateTime<Utc>,
 ) -> AppResult<(Vec<OpenCount>, Vec<AgeBucket>)> {
+    let when = |condition: SimpleExpr| -> SimpleExpr {
+        CaseStatement::new()
+            .case(condition, 1)
+            .finally(0)
+            .into()
+    };
     let created = || Expr::col((problem::Entity, problem::Column::CreatedAt));
-    // The youngest bucket first: the first bound a problem is younger than.
-    let mut age = CaseStatement::new();
-    for (index, window) in AGE_BUCKETS.windows(2).enumerate() {
-        let upper_days = window[1].1;
-        age = age.case(
-            created().gt(at - Duration::days(upper_days)),
-            i32::try_from(index).unwrap_or(0),
-        );
-    }
-    let age: SimpleExpr = age
-        .finally(i32::try_from(AGE_BUCKETS.len() - 1).unwrap_or(0))
-        .into();
-    let overdue: SimpleExpr = CaseStatement::new()
-        .case(
-            Expr::col((problem::Entity, problem::Column::DueAt)).lt(at),
-            1,
-        )
-        .finally(0)
-        .into();
-    let rows: Vec<(Uuid, ProblemStatus, i32, i32, i64)> = problem::Entity::find()
+    // younger_<i>: how many are younger than the upper bound of bucket i.
+    let bounds = AGE_BUCKETS.len() - 1;
+    let mut select = problem::Entity::find()
         .select_only()
         .column(problem::Column::BeatId)
         .column(problem::Column::Status)
-        .column_as(age, "age")
-        .column_as(overdue, "overdue")
         // COUNT(*), not COUNT(id): the id is not in the covering index, and counting
         // it would read every open problem's row (4 s instead of 70 ms cold at 1M).
         .column_as(Expr::cust("COUNT(*)"), "n")
+        .column_as(
+            Expr::expr(when(
+                Expr::col((problem::Entity, problem::Column::DueAt)).lt(at),
+            ))
+            .sum(),
+            "overdue",
+        );
+    for (index, window) in AGE_BUCKETS.windows(2).enumerate() {
+        let upper_days = window[1].1;
+        select = select.column_as(
+            Expr::expr(when(created().gt(at - Duration::days(upper_days)))).sum(),
+            format!("younger_{index}"),
+        );
+    }
+    let stmt = select
         .filter(in_precinct)
         .filter(problem::Column::Status.is_in(OPEN))
         .group_by(problem::Column::BeatId)
         .group_by(problem::Column::Status)
-        // By position: PostgreSQL does not match the CASE expressions of the select
-        // list and of GROUP BY, since their bound parameters differ.
-        .group_by(Expr::cust("3"))
-        .group_by(Expr::cust("4"))
-        .into_tuple()
-        .all(db)
-        .await?;
+        .build(db.get_database_backend());
+    let rows = db.query_all_raw(stmt).await?;
+
     let mut open: BTreeMap<(Uuid, &'static str), OpenCount> = BTreeMap::new();
     let mut ageing: Vec<AgeBucket> = AGE_BUCKETS
         .iter()
@@ -337,7 +340,11 @@ async fn open_problems(
             count: 0,
         })
         .collect();
-    for (beat_id, status, age, overdue, n) in rows {
+    for row in rows {
+        let beat_id: Uuid = row.try_get("", "beat_id")?;
+        let status: ProblemStatus = row.try_get("", "status")?;
+        let n: i64 = row.try_get("", "n")?;
+        let overdue: i64 = sum(&row, "overdue")?;
         let entry = open
             .entry((beat_id, status_key(status)))
             .or_insert(OpenCount {
@@ -347,14 +354,27 @@ async fn open_problems(
                 overdue: 0,
             });
         entry.count += n;
-        if overdue == 1 {
-            entry.overdue += n;
+        entry.overdue += overdue;
+        // Bucket i holds those younger than its upper bound but not than the one
+        // before; the last bucket holds the rest.
+        let mut counted = 0;
+        for index in 0..bounds {
+            let younger = sum(&row, &format!("younger_{index}"))?;
+            if let Some(bucket) = ageing.get_mut(index) {
+                bucket.count += younger - counted;
+            }
+            counted = younger;
         }
-        if let Some(bucket) = usize::try_from(age).ok().and_then(|i| ageing.get_mut(i)) {
-            bucket.count += n;
+        if let Some(bucket) = ageing.get_mut(bounds) {
+            bucket.count += n - counted;
         }
     }
     Ok((open.into_values().collect(), ageing))
+}
+
+/// A `SUM` of integers (bigint on PostgreSQL, integer on SQLite).
+fn sum(row: &sea_orm::QueryResult, column: &str) -> AppResult<i64> {
+    Ok(row.try_get::<Option<i64>>("", column)?.unwrap_or(0))
 }
 
 fn status_key(status: ProblemStatus) -> &'static str {

@@ -211,6 +211,17 @@ async fn the_captain_sees_the_precincts_numbers() {
             .map(|a| a["count"].as_i64().unwrap())
             .sum();
         assert_eq!(first_three, under_a_week);
+        // Each bucket exactly: [0, 1), [1, 3), [3, 7), [7, 30), [30, ...) days old.
+        let bounds = [0, 1, 3, 7, 30];
+        for (i, bucket) in d["ageing"].as_array().unwrap().iter().enumerate() {
+            let lower = now - Duration::days(bounds[i]);
+            let upper = bounds.get(i + 1).map(|days| now - Duration::days(*days));
+            let expected = open
+                .iter()
+                .filter(|p| p.created_at <= lower && upper.is_none_or(|u| p.created_at > u))
+                .count() as i64;
+            assert_eq!(bucket["count"], expected, "bucket {i}: {bucket}");
+        }
         let overdue = open
             .iter()
             .filter(|p| p.due_at.is_some_and(|d| d < now))
