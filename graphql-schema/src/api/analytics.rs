@@ -275,7 +275,8 @@ impl Dashboard {
             })
             .collect()
     }
-    /// The open problems with the most "me too"s (up to 10), most supported first.
+    /// The open problems with the most "me too"s (up to 10), most supported first and
+    /// newest first among equals.
     async fn most_supported(&self) -> Vec<Problem> {
         self.0.most_supported.iter().cloned().map(Problem).collect()
     }

@@ -302,6 +302,17 @@ async fn the_captain_sees_the_precincts_numbers() {
         assert!(top.iter().all(|p| {
             ["NEW", "ACKNOWLEDGED", "IN_PROGRESS"].contains(&p["status"].as_str().unwrap())
         }));
+        // Exactly the top ten, newest first among equals.
+        let mut expected = open.clone();
+        expected.sort_by(|a, b| {
+            (b.support_count, b.created_at, b.id).cmp(&(a.support_count, a.created_at, a.id))
+        });
+        let expected: Vec<String> = expected.iter().take(10).map(|p| p.id.to_string()).collect();
+        let got: Vec<String> = top
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(got, expected);
 
         assert!(
             statements <= 20,
