@@ -28,6 +28,8 @@ pub struct ApiContext {
     pub events: Arc<dyn EventBus>,
     /// Where problem photos are kept (in memory unless the server configures a store).
     pub photos: Arc<dyn crate::domain::photos::PhotoStore>,
+    /// How long signed photo URLs (`Photo.signedUrl`) work.
+    pub photo_url_ttl: std::time::Duration,
 }
 
 impl ApiContext {
@@ -40,6 +42,7 @@ impl ApiContext {
             login_limits: Arc::new(LoginLimits::default()),
             events: Arc::new(LocalBus::default()),
             photos: Arc::new(crate::domain::photos::ObjectStorePhotos::in_memory()),
+            photo_url_ttl: crate::domain::photos::SIGNED_URL_TTL,
         }
     }
 }
