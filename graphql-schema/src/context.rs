@@ -30,6 +30,8 @@ pub struct ApiContext {
     pub photos: Arc<dyn crate::domain::photos::PhotoStore>,
     /// Issues public problem references.
     pub references: Arc<crate::domain::references::References>,
+    /// How long signed photo URLs (`Photo.signedUrl`) work.
+    pub photo_url_ttl: std::time::Duration,
 }
 
 impl ApiContext {
@@ -43,6 +45,7 @@ impl ApiContext {
             events: Arc::new(LocalBus::default()),
             photos: Arc::new(crate::domain::photos::ObjectStorePhotos::in_memory()),
             references: Arc::default(),
+            photo_url_ttl: crate::domain::photos::SIGNED_URL_TTL,
         }
     }
 }

@@ -20,6 +20,12 @@ pub const KNOWN_ENV: &[&str] = &[
     "BEATLINE_DEMO",
     "BEATLINE_JWT_SECRET",
     "BEATLINE_PHOTO_DIR",
+    "BEATLINE_PHOTO_S3_BUCKET",
+    "BEATLINE_PHOTO_S3_ENDPOINT",
+    "BEATLINE_PHOTO_S3_REGION",
+    "BEATLINE_PHOTO_S3_PREFIX",
+    "BEATLINE_PHOTO_S3_ADDRESSING",
+    "BEATLINE_PHOTO_URL_TTL_SECS",
     "BEATLINE_PUSH",
     "BEATLINE_FCM_CREDENTIALS",
     "BEATLINE_FCM_ENDPOINT",
@@ -50,7 +56,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Apply migrations, then serve the GraphQL API over HTTP.
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Load the demo city (precincts, beats, neighbourhoods, users, problems, meetings)
@@ -135,16 +141,114 @@ pub struct ServeConfig {
     /// elsewhere a random one is generated at start (sessions then end on restart).
     #[arg(long, env = "BEATLINE_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
-    /// Directory where problem photos are stored (created if missing). When unset (only
-    /// possible when embedding the server), photos are kept in memory.
-    #[arg(long, env = "BEATLINE_PHOTO_DIR", default_value = "photos")]
-    pub photo_dir: Option<std::path::PathBuf>,
+    /// Problem photos: where they are stored, how long signed links to them work.
+    #[command(flatten)]
+    pub photos: PhotoConfig,
     /// Push notifications: provider and delivery tuning.
     #[command(flatten)]
     pub push: crate::push::PushConfig,
     /// Access tokens and live connections: how long they last.
     #[command(flatten)]
     pub sessions: SessionConfig,
+}
+
+/// Where problem photos are stored (a local directory, or an S3 bucket), and how long
+/// signed links to them work.
+#[derive(Debug, Clone, Args)]
+pub struct PhotoConfig {
+    /// Directory where problem photos are stored (created if missing), unless
+    /// `BEATLINE_PHOTO_S3_BUCKET` is set. When unset (only possible when embedding the
+    /// server), photos are kept in memory.
+    #[arg(long, env = "BEATLINE_PHOTO_DIR", default_value = "photos")]
+    pub photo_dir: Option<std::path::PathBuf>,
+    /// Store photos in this S3 bucket (AWS S3, or an S3-compatible store such as MinIO,
+    /// Cloudflare R2 or Ceph with `BEATLINE_PHOTO_S3_ENDPOINT`) instead of
+    /// `BEATLINE_PHOTO_DIR`. Credentials come from `AWS_ACCESS_KEY_ID` and
+    /// `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`), or else from the machine's role
+    /// (EKS web identity, ECS task role, EC2 instance profile).
+    #[arg(long, env = "BEATLINE_PHOTO_S3_BUCKET")]
+    pub photo_s3_bucket: Option<String>,
+    /// Base URL of an S3-compatible store, e.g. `https://ACCOUNT.r2.cloudflarestorage.com`
+    /// (default: AWS S3 in `BEATLINE_PHOTO_S3_REGION`). Plain `http` is accepted only for
+    /// a loopback address. The apps fetch signed photo URLs from it, so it must be
+    /// reachable from phones.
+    #[arg(long, env = "BEATLINE_PHOTO_S3_ENDPOINT")]
+    pub photo_s3_endpoint: Option<String>,
+    /// Region of the bucket (`auto` for Cloudflare R2).
+    #[arg(long, env = "BEATLINE_PHOTO_S3_REGION", default_value = "us-east-1")]
+    pub photo_s3_region: String,
+    /// Folder of the bucket under which photos are stored, e.g. `beatline/prod` (default:
+    /// the bucket's root).
+    #[arg(long, env = "BEATLINE_PHOTO_S3_PREFIX")]
+    pub photo_s3_prefix: Option<String>,
+    /// How the bucket is addressed: `path` (`ENDPOINT/BUCKET/KEY`, what most
+    /// S3-compatible stores expect) or `virtual-hosted` (`BUCKET.ENDPOINT/KEY`; give the
+    /// endpoint with the bucket in its host name).
+    #[arg(long, env = "BEATLINE_PHOTO_S3_ADDRESSING", value_enum, default_value_t = S3Addressing::Path)]
+    pub photo_s3_addressing: S3Addressing,
+    /// Access key id for the bucket (prefer the environment variable: a flag shows in
+    /// the process list).
+    #[arg(long, env = "AWS_ACCESS_KEY_ID")]
+    pub photo_s3_access_key_id: Option<String>,
+    /// Secret access key for the bucket (prefer the environment variable). Never logged.
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true, value_parser = Secret::credential)]
+    pub photo_s3_secret_access_key: Option<Secret>,
+    /// Session token of temporary credentials (prefer the environment variable). Never
+    /// logged.
+    #[arg(long, env = "AWS_SESSION_TOKEN", hide_env_values = true, value_parser = Secret::credential)]
+    pub photo_s3_session_token: Option<Secret>,
+    /// Seconds a signed photo URL (`Photo.signedUrl`) works, from when the API hands it
+    /// out; at most 7 days (S3's limit).
+    #[arg(
+        long,
+        env = "BEATLINE_PHOTO_URL_TTL_SECS",
+        default_value_t = 600,
+        value_parser = clap::value_parser!(u64).range(1..=604_800)
+    )]
+    pub photo_url_ttl_secs: u64,
+}
+
+impl Default for PhotoConfig {
+    /// Photos in memory (the embedded set-up; the command line's default is the
+    /// `photos` directory), signed URLs working 10 minutes.
+    fn default() -> Self {
+        Self {
+            photo_dir: None,
+            photo_s3_bucket: None,
+            photo_s3_endpoint: None,
+            photo_s3_region: "us-east-1".to_owned(),
+            photo_s3_prefix: None,
+            photo_s3_addressing: S3Addressing::Path,
+            photo_s3_access_key_id: None,
+            photo_s3_secret_access_key: None,
+            photo_s3_session_token: None,
+            photo_url_ttl_secs: 600,
+        }
+    }
+}
+
+impl PhotoConfig {
+    /// Photos kept in a local directory.
+    pub fn local_dir(dir: impl Into<std::path::PathBuf>) -> Self {
+        Self {
+            photo_dir: Some(dir.into()),
+            ..Self::default()
+        }
+    }
+
+    /// How long a signed photo URL works.
+    pub fn url_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.photo_url_ttl_secs)
+    }
+}
+
+/// How an S3 bucket is addressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum S3Addressing {
+    /// `https://ENDPOINT/BUCKET/KEY`.
+    Path,
+    /// `https://BUCKET.ENDPOINT/KEY`.
+    VirtualHosted,
 }
 
 /// How long access tokens and live (WebSocket) connections last.
@@ -199,6 +303,18 @@ impl Secret {
     /// The secret itself.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl Secret {
+    /// A credential of any length (access keys of S3-compatible stores can be short),
+    /// but not empty.
+    pub fn credential(s: &str) -> Result<Self, String> {
+        if s.trim().is_empty() {
+            Err("the credential is empty".to_owned())
+        } else {
+            Ok(Self(s.to_owned()))
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::Instant;
 use async_graphql::http::{GraphiQLSource, MultipartOptions};
 use async_graphql::{ErrorExtensions as _, ServerError};
 use async_graphql_poem::GraphQLResponse;
+use graphql_schema::domain::photos;
 use graphql_schema::error::ensure_error_codes;
 use graphql_schema::{ApiContext, BeatlineSchema, RequestMeta, prepare_request};
 use poem::http::StatusCode;
@@ -253,7 +254,16 @@ fn calendar_response(result: graphql_schema::AppResult<String>) -> Response {
     }
 }
 
-/// A problem photo, for those who may see its problem (send the bearer token).
+/// The `expires` and `signature` parameters of a signed photo link, when either is
+/// present (a request with only one of them is refused, not served as unsigned).
+fn link_signature(req: &Request) -> Option<photos::LinkSignature> {
+    req.params::<photos::LinkSignature>()
+        .ok()
+        .filter(|link| link.expires.is_some() || link.signature.is_some())
+}
+
+/// A problem photo, for those who may see its problem (send the bearer token), or for
+/// anyone with an unexpired signed link (`Photo.signedUrl`).
 #[handler]
 async fn photo_full(
     req: &Request,
@@ -278,10 +288,22 @@ async fn serve_photo(req: &Request, id: &str, thumbnail: bool, state: &AppState)
     let result = async {
         let id = uuid::Uuid::parse_str(id)
             .map_err(|_| AppError::bad_input(format!("{id:?} is not a photo id")))?;
+        if let Some(link) = link_signature(req) {
+            // A signed link is the authorization: any bearer token is not looked at.
+            return photos::open_signed(
+                &state.api.db,
+                state.api.photos.as_ref(),
+                state.api.keys.photo_urls(),
+                id,
+                thumbnail,
+                &link,
+            )
+            .await;
+        }
         let meta = request_meta(req);
         let cell = graphql_schema::auth::ViewerCell::default();
         let viewer = cell.get(&state.api.db, &state.api.keys, &meta).await?;
-        graphql_schema::domain::photos::open(
+        photos::open(
             &state.api.db,
             state.api.photos.as_ref(),
             viewer,

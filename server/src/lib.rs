@@ -10,6 +10,7 @@ pub mod export;
 pub mod http;
 pub mod live;
 pub mod metrics;
+pub mod photos;
 pub mod push;
 pub mod seed_problems;
 
@@ -85,6 +86,8 @@ pub async fn start(
     signals: bool,
 ) -> anyhow::Result<RunningServer> {
     let metrics = Metrics::new()?;
+    // Before the database: a photo store that cannot be used stops the server at once.
+    let photo_store = photos::store(&serve.photos).await?;
     let db = db::connect(common, Some(metrics.clone())).await?;
     db::migrate(&db).await?;
     db::refresh_statistics(&db).await;
@@ -99,11 +102,10 @@ pub async fn start(
     let mut api = ApiContext::new(db.clone(), token_keys(serve)?);
     api.events = live::event_bus(&db).await?;
     let events = api.events.clone();
-    if let Some(dir) = &serve.photo_dir {
-        let store = graphql_schema::domain::photos::ObjectStorePhotos::local_dir(dir)
-            .map_err(|e| anyhow::anyhow!(e))?;
-        api.photos = std::sync::Arc::new(store);
+    if let Some(store) = photo_store {
+        api.photos = store;
     }
+    api.photo_url_ttl = serve.photos.url_ttl();
     let push_sender = push::sender(&serve.push).await?;
     let push_events = api.events.clone();
     let schema = build_schema(

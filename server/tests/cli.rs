@@ -5,9 +5,9 @@ use std::process::Command;
 
 fn beatline() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_beatline"));
-    // A clean environment: no BEATLINE_* settings from the caller.
+    // A clean environment: no BEATLINE_* settings or AWS credentials from the caller.
     for (key, _) in std::env::vars() {
-        if key.starts_with("BEATLINE_") {
+        if key.starts_with("BEATLINE_") || key.starts_with("AWS_") {
             cmd.env_remove(key);
         }
     }
@@ -49,6 +49,30 @@ fn a_bad_database_url_gives_one_clear_line_and_a_failure_status() {
         "{stderr}"
     );
     assert!(!stderr.contains("secret"), "the password leaked: {stderr}");
+}
+
+#[test]
+fn an_unreachable_photo_bucket_gives_one_clear_line_without_the_secret() {
+    let (path, url) = temp_db();
+    let secret = "the-secret-access-key-of-this-test-0123456789";
+    let out = beatline()
+        .env("BEATLINE_PHOTO_S3_BUCKET", "beatline-photos")
+        .env("BEATLINE_PHOTO_S3_ENDPOINT", "http://127.0.0.1:1")
+        .env("AWS_ACCESS_KEY_ID", "BEATLINETESTKEY")
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .args(["--database-url", &url, "serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .expect("run beatline");
+    let _ = std::fs::remove_file(&path);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("cannot use the photo bucket \"beatline-photos\"")
+            && stderr.contains("cannot be reached"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(secret), "the secret leaked: {stderr}");
 }
 
 #[test]

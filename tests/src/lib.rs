@@ -13,13 +13,16 @@
 
 pub mod fake_fcm;
 pub mod live;
+pub mod s3;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 
 use beatline_server::RunningServer;
-use beatline_server::config::{CommonConfig, LogFormat, Profile, ServeConfig, SessionConfig};
+use beatline_server::config::{
+    CommonConfig, LogFormat, PhotoConfig, Profile, ServeConfig, SessionConfig,
+};
 use futures::FutureExt as _;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
@@ -190,9 +193,22 @@ where
     F: Fn(TestApp) -> Fut,
     Fut: Future<Output = ()>,
 {
-    run_on(Backend::Sqlite, options, &test).await;
+    each_backend_configured(options, |_| {}, test).await;
+}
+
+/// Like [`each_backend`], with `configure` changing the server's settings first (a
+/// photo store, for instance).
+pub async fn each_backend_configured<C, F, Fut>(options: Options, configure: C, test: F)
+where
+    C: Fn(&mut ServeConfig),
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    run_on(Backend::Sqlite, options, &configure, &test).await;
     match std::env::var("TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => run_on(Backend::Postgres, options, &test).await,
+        Ok(url) if !url.is_empty() => {
+            run_on(Backend::Postgres, options, &configure, &test).await;
+        }
         _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
             panic!(
                 "CI=true but TEST_DATABASE_URL is not set: the PostgreSQL half of the suite cannot run"
@@ -280,7 +296,7 @@ pub async fn spawn_replica(app: &TestApp) -> RunningServer {
         introspection: None,
         demo: false,
         jwt_secret: Some(TEST_JWT_SECRET.parse().expect("secret")),
-        photo_dir: None,
+        photos: beatline_server::config::PhotoConfig::default(),
         push: beatline_server::push::PushConfig::default(),
         sessions: SessionConfig::default(),
     };
@@ -292,13 +308,14 @@ pub async fn spawn_replica(app: &TestApp) -> RunningServer {
 /// Starts a server on a fresh database of `backend`.
 pub async fn spawn(backend: Backend, options: Options) -> (RunningServer, TestDatabase) {
     let (database, url) = TestDatabase::create(backend).await;
-    let (server, database) = spawn_on(backend, options, database, url).await;
+    let (server, database) = spawn_on(backend, options, &|_| {}, database, url).await;
     (server, database)
 }
 
 async fn spawn_on(
     backend: Backend,
     options: Options,
+    configure: &dyn Fn(&mut ServeConfig),
     database: TestDatabase,
     url: String,
 ) -> (RunningServer, TestDatabase) {
@@ -308,7 +325,7 @@ async fn spawn_on(
         log: "warn".into(),
         log_format: LogFormat::Pretty,
     };
-    let serve = ServeConfig {
+    let mut serve = ServeConfig {
         listen: "127.0.0.1:0".parse().expect("address"),
         profile: if options.production {
             Profile::Production
@@ -319,13 +336,14 @@ async fn spawn_on(
         introspection: None,
         demo: options.demo,
         jwt_secret: Some(TEST_JWT_SECRET.parse().expect("secret")),
-        photo_dir: Some(std::env::temp_dir().join(format!(
+        photos: PhotoConfig::local_dir(std::env::temp_dir().join(format!(
             "beatline-test-photos-{}",
             uuid::Uuid::now_v7().simple()
         ))),
         push: beatline_server::push::PushConfig::default(),
         sessions: options.sessions,
     };
+    configure(&mut serve);
     match beatline_server::start(&common, &serve, false).await {
         Ok(server) => (server, database),
         Err(error) => {
@@ -335,13 +353,17 @@ async fn spawn_on(
     }
 }
 
-async fn run_on<F, Fut>(backend: Backend, options: Options, test: &F)
-where
+async fn run_on<F, Fut>(
+    backend: Backend,
+    options: Options,
+    configure: &dyn Fn(&mut ServeConfig),
+    test: &F,
+) where
     F: Fn(TestApp) -> Fut,
     Fut: Future<Output = ()>,
 {
     let (database, url) = TestDatabase::create(backend).await;
-    let (server, database) = spawn_on(backend, options, database, url.clone()).await;
+    let (server, database) = spawn_on(backend, options, configure, database, url.clone()).await;
     let app = TestApp {
         base: format!("http://{}", server.addr),
         client: reqwest::Client::new(),

@@ -15,6 +15,7 @@ use crate::auth::Viewer;
 use crate::auth::policy::{self, ProblemPlace, ReporterAccess};
 use crate::context::{api, loaders, meta, viewer};
 use crate::domain::inputs::PageSize;
+use crate::domain::photos;
 use crate::domain::problem_work::{self, TimelineCursor};
 use crate::error::AppError;
 
@@ -196,40 +197,87 @@ pub struct ProblemTimelineConnection {
 }
 
 /// A photo of a problem, stripped of metadata. Fetch it from `url` (or the smaller
-/// `thumbnailUrl`) with the same `Authorization` header as API calls.
-pub struct Photo(pub photo::Model);
+/// `thumbnailUrl`) with the same `Authorization` header as API calls, or from
+/// `signedUrl` (`signedThumbnailUrl`) without any header until `signedUrlExpiresAt`.
+pub struct Photo {
+    row: photo::Model,
+    /// When the signed URLs handed out with it expire.
+    signed_until: DateTime<Utc>,
+}
+
+impl Photo {
+    /// A photo whose signed URLs work until `signed_until`.
+    pub fn new(row: photo::Model, signed_until: DateTime<Utc>) -> Self {
+        Self { row, signed_until }
+    }
+
+    async fn signed(&self, ctx: &Context<'_>, thumbnail: bool) -> Result<String> {
+        let api = api(ctx)?;
+        Ok(photos::signed_url(
+            api.photos.as_ref(),
+            api.keys.photo_urls(),
+            &self.row,
+            thumbnail,
+            self.signed_until,
+        )
+        .await?)
+    }
+}
 
 /// A photo of a problem, stripped of metadata. Fetch it from `url` (or the smaller
-/// `thumbnailUrl`) with the same `Authorization` header as API calls.
+/// `thumbnailUrl`) with the same `Authorization` header as API calls, or from
+/// `signedUrl` (`signedThumbnailUrl`) without any header until `signedUrlExpiresAt`.
 #[Object]
 impl Photo {
     /// Stable id of the photo.
     async fn id(&self) -> ID {
-        to_id(self.0.id)
+        to_id(self.row.id)
     }
     /// MIME type: image/jpeg, image/png or image/webp.
     async fn content_type(&self) -> &str {
-        &self.0.content_type
+        &self.row.content_type
     }
     /// Width in pixels.
     async fn width(&self) -> i32 {
-        self.0.width
+        self.row.width
     }
     /// Height in pixels.
     async fn height(&self) -> i32 {
-        self.0.height
+        self.row.height
     }
     /// Size of the stored image in bytes.
     async fn byte_size(&self) -> i32 {
-        self.0.byte_size
+        self.row.byte_size
     }
-    /// Path of the image on this server, e.g. `/photos/<id>`.
+    /// Path of the image on this server, e.g. `/photos/<id>`; send the `Authorization`
+    /// header with it.
     async fn url(&self) -> String {
-        format!("/photos/{}", self.0.id)
+        format!("/photos/{}", self.row.id)
     }
-    /// Path of a JPEG thumbnail (at most 320 pixels a side).
+    /// Path of a JPEG thumbnail (at most 320 pixels a side); send the `Authorization`
+    /// header with it.
     async fn thumbnail_url(&self) -> String {
-        format!("/photos/{}/thumbnail", self.0.id)
+        format!("/photos/{}/thumbnail", self.row.id)
+    }
+    /// URL of the image that works without an `Authorization` header until
+    /// `signedUrlExpiresAt`, for image loaders that cannot send one. Either an absolute
+    /// URL of the object store, or a path on this server with `expires` and `signature`
+    /// parameters: resolve it against the API's base URL like `url` (an absolute URL
+    /// resolves to itself). Anyone who holds it can fetch the photo until it expires,
+    /// so do not log or share it; once expired it answers 403: ask for the photo again.
+    async fn signed_url(&self, ctx: &Context<'_>) -> Result<String> {
+        self.signed(ctx, false).await
+    }
+    /// URL of the JPEG thumbnail that works without an `Authorization` header until
+    /// `signedUrlExpiresAt`; see `signedUrl`.
+    async fn signed_thumbnail_url(&self, ctx: &Context<'_>) -> Result<String> {
+        self.signed(ctx, true).await
+    }
+    /// When `signedUrl` and `signedThumbnailUrl` stop working: a set time after they
+    /// were handed out (10 minutes unless the server is configured otherwise). Ask for
+    /// the photo again before then to keep loading it.
+    async fn signed_url_expires_at(&self) -> DateTime<Utc> {
+        self.signed_until
     }
 }
 
@@ -318,7 +366,12 @@ pub async fn photos(ctx: &Context<'_>, p: &problem::Model) -> Result<Vec<Photo>>
         .load_one(p.id)
         .await
         .map_err(load_err)?;
-    Ok(rows.unwrap_or_default().into_iter().map(Photo).collect())
+    let signed_until = photos::signed_url_expiry(api(ctx)?.photo_url_ttl);
+    Ok(rows
+        .unwrap_or_default()
+        .into_iter()
+        .map(|row| Photo::new(row, signed_until))
+        .collect())
 }
 
 /// Whether the field being resolved belongs to an element of a list (a page of

@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::domain::events::{DomainEvent, EventBus};
+use crate::domain::photos::PhotoUrlKey;
 use crate::error::{AppError, AppResult};
 
 /// How long an access token lives, unless the server configures otherwise
@@ -43,12 +44,14 @@ pub struct Claims {
     pub exp: i64,
 }
 
-/// The keys that sign and check access tokens.
+/// The keys that sign and check access tokens, and the key derived from the same
+/// secret that signs links to photos.
 #[derive(Clone)]
 pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     access_ttl: Duration,
+    photo_urls: PhotoUrlKey,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -64,6 +67,7 @@ impl TokenKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             access_ttl: ACCESS_TTL,
+            photo_urls: PhotoUrlKey::derive(secret),
         }
     }
 
@@ -74,6 +78,11 @@ impl TokenKeys {
             access_ttl: ttl,
             ..self
         }
+    }
+
+    /// The key that signs links to photos on this server.
+    pub fn photo_urls(&self) -> &PhotoUrlKey {
+        &self.photo_urls
     }
 
     /// How long the access tokens these keys issue live.

@@ -160,7 +160,7 @@ async fn run(args: &Args, fake: &FakeFcm, url: String) -> Result<(), String> {
         introspection: None,
         demo: true,
         jwt_secret: Some(TEST_JWT_SECRET.parse().expect("secret")),
-        photo_dir: None,
+        photos: beatline_server::config::PhotoConfig::default(),
         push: PushConfig {
             mode: PushMode::Fcm,
             fcm_credentials: Some(fake.credentials.clone()),

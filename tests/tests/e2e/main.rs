@@ -18,6 +18,7 @@ mod http;
 mod live;
 mod matrix;
 mod meetings;
+mod photo_storage;
 mod problem_work;
 mod problems;
 mod push;

@@ -34,7 +34,7 @@ fn key() -> String {
 }
 
 /// A point inside a beat: the location of one of its demo problems.
-async fn point_in_beat(app: &TestApp, code: &str) -> (f64, f64) {
+pub(crate) async fn point_in_beat(app: &TestApp, code: &str) -> (f64, f64) {
     let beats = app.data("{ beats { id code } }", json!({})).await;
     let beat = beats["beats"]
         .as_array()
@@ -53,7 +53,7 @@ async fn point_in_beat(app: &TestApp, code: &str) -> (f64, f64) {
     (node["lat"].as_f64().unwrap(), node["lon"].as_f64().unwrap())
 }
 
-fn report_input(category: &str, (lat, lon): (f64, f64), description: &str) -> Value {
+pub(crate) fn report_input(category: &str, (lat, lon): (f64, f64), description: &str) -> Value {
     json!({
         "idempotencyKey": key(),
         "categoryCode": category,
@@ -860,7 +860,7 @@ async fn timelines_in_a_list_match_the_single_problem_and_hide_internal_entries(
 }
 
 /// A JPEG with an EXIF segment that holds a GPS position and a device name.
-fn jpeg_with_exif() -> Vec<u8> {
+pub(crate) fn jpeg_with_exif() -> Vec<u8> {
     let img = image::RgbImage::from_fn(640, 480, |x, y| {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
     });
@@ -879,7 +879,7 @@ fn jpeg_with_exif() -> Vec<u8> {
 }
 
 /// Sends `reportProblem` as a GraphQL multipart request (the spec the apps use).
-async fn report_multipart(
+pub(crate) async fn report_multipart(
     app: &TestApp,
     token: &str,
     input: Value,
@@ -888,7 +888,7 @@ async fn report_multipart(
     let boundary = "beatline-test-boundary-7d3f";
     let mut input = input;
     input["photos"] = json!(vec![Value::Null; files.len()]);
-    let operations = json!({ "query": REPORT.replace("id reference", "id reference photos { id url thumbnailUrl contentType width height }"), "variables": { "i": input } });
+    let operations = json!({ "query": REPORT.replace("id reference", "id reference photos { id url thumbnailUrl contentType width height signedUrl signedThumbnailUrl signedUrlExpiresAt }"), "variables": { "i": input } });
     let map: serde_json::Map<String, Value> = (0..files.len())
         .map(|i| (i.to_string(), json!([format!("variables.i.photos.{i}")])))
         .collect();
@@ -931,7 +931,7 @@ async fn report_multipart(
         .unwrap()
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 

@@ -402,7 +402,7 @@ async fn start_server(
         introspection: None,
         demo: true,
         jwt_secret: Some(TEST_JWT_SECRET.parse().unwrap()),
-        photo_dir: None,
+        photos: beatline_server::config::PhotoConfig::default(),
         push: PushConfig {
             mode: PushMode::Fcm,
             fcm_credentials: Some(fake.credentials.clone()),
