@@ -33,6 +33,10 @@ pub async fn connect(
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(10))
+        // A SQLite connection reads the planner statistics when it loads the schema,
+        // so connections are renewed every half hour to pick up those that
+        // `refresh_statistics` gathers (sqlx's default, stated here on purpose).
+        .max_lifetime(Duration::from_secs(30 * 60))
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|o| {
             o.create_if_missing(true)
