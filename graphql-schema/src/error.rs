@@ -89,6 +89,15 @@ impl AppError {
         }
     }
 
+    /// This error for a command-line tool: its message, or for an internal error the
+    /// cause itself (an operator at a terminal needs it; API callers never see it).
+    pub fn into_anyhow(self) -> anyhow::Error {
+        match self {
+            Self::Internal(cause) => cause,
+            other => anyhow::anyhow!(other.message()),
+        }
+    }
+
     /// The `extensions.code` of this error.
     pub fn code(&self) -> &'static str {
         match self {

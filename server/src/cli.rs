@@ -28,7 +28,7 @@ pub async fn import_boundaries(common: &CommonConfig, file: &Path) -> anyhow::Re
     })
     .await;
     bar.finish_and_clear();
-    let summary = result.map_err(|e| anyhow::anyhow!(e.message()))?;
+    let summary = result.map_err(graphql_schema::AppError::into_anyhow)?;
     for kind in ["precinct", "beat", "neighborhood"] {
         let get = |m: &std::collections::HashMap<&str, usize>| m.get(kind).copied().unwrap_or(0);
         println!(

@@ -202,7 +202,7 @@ pub struct PhotoConfig {
     #[arg(
         long,
         env = "BEATLINE_PHOTO_URL_TTL_SECS",
-        default_value_t = 600,
+        default_value_t = graphql_schema::domain::photos::SIGNED_URL_TTL.as_secs(),
         value_parser = clap::value_parser!(u64).range(1..=604_800)
     )]
     pub photo_url_ttl_secs: u64,
@@ -222,7 +222,7 @@ impl Default for PhotoConfig {
             photo_s3_access_key_id: None,
             photo_s3_secret_access_key: None,
             photo_s3_session_token: None,
-            photo_url_ttl_secs: 600,
+            photo_url_ttl_secs: graphql_schema::domain::photos::SIGNED_URL_TTL.as_secs(),
         }
     }
 }

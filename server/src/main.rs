@@ -70,7 +70,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db::migrate(&conn).await?;
             let user = graphql_schema::domain::accounts::create_admin_cli(&conn, &email, &password)
                 .await
-                .map_err(|e| anyhow::anyhow!(e.message()))?;
+                .map_err(graphql_schema::AppError::into_anyhow)?;
             println!(
                 "admin account created: {} ({})",
                 user.email.unwrap_or_default(),

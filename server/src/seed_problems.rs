@@ -79,7 +79,7 @@ pub async fn seed_problems(db: &DatabaseConnection, count: u64) -> anyhow::Resul
     let first_number = graphql_schema::domain::references::References::default()
         .reserve(db, year, total)
         .await
-        .map_err(|e| anyhow::anyhow!(e.message()))?;
+        .map_err(graphql_schema::AppError::into_anyhow)?;
 
     let bar = ProgressBar::new(count);
     bar.set_style(

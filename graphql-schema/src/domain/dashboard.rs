@@ -15,8 +15,9 @@ use entity::enums::{MeetingStatus, ProblemStatus};
 use entity::{beat, category, meeting, problem, problem_rating, user};
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait as _, SimpleExpr};
 use sea_orm::{
-    ColumnTrait as _, Condition, ConnectionTrait, EntityTrait as _, JoinType, Order,
-    QueryFilter as _, QueryOrder as _, QuerySelect as _, QueryTrait as _, RelationTrait as _,
+    ColumnTrait as _, Condition, ConnectionTrait, EntityTrait as _, IdenStatic as _, JoinType,
+    Order, QueryFilter as _, QueryOrder as _, QuerySelect as _, QueryTrait as _,
+    RelationTrait as _,
 };
 use uuid::Uuid;
 
@@ -354,18 +355,18 @@ async fn open_problems(
             });
         entry.count += n;
         entry.overdue += overdue;
-        // Bucket i holds those younger than its upper bound but not than the one
-        // before; the last bucket holds the rest.
-        let mut counted = 0;
-        for index in 0..bounds {
-            let younger = sum(&row, &format!("younger_{index}"))?;
-            if let Some(bucket) = ageing.get_mut(index) {
-                bucket.count += younger - counted;
-            }
-            counted = younger;
-        }
-        if let Some(bucket) = ageing.get_mut(bounds) {
-            bucket.count += n - counted;
+        // younger_<i> counts those younger than bucket i's upper bound; the last
+        // bucket has none, so all `n` are younger than it. A bucket holds the
+        // difference to the bucket before.
+        let mut younger_than_previous = 0;
+        for (index, bucket) in ageing.iter_mut().enumerate() {
+            let younger = if index < bounds {
+                sum(&row, &format!("younger_{index}"))?
+            } else {
+                n
+            };
+            bucket.count += younger - younger_than_previous;
+            younger_than_previous = younger;
         }
     }
     Ok((open.into_values().collect(), ageing))
@@ -403,7 +404,8 @@ type TimesRow = (Uuid, Option<Uuid>, Uuid, Option<f64>, Option<f64>);
 /// Hours from `created_at` to `column`, computed by the database: a row then carries
 /// two numbers instead of three timestamps, which SQLite stores as text and which
 /// would each be copied and parsed (about 24,000 rows for a 30-day window at 1M).
-fn hours_since_created(backend: sea_orm::DatabaseBackend, column: &str) -> SimpleExpr {
+fn hours_since_created(backend: sea_orm::DatabaseBackend, column: problem::Column) -> SimpleExpr {
+    let column = column.as_str();
     match backend {
         sea_orm::DatabaseBackend::Postgres => Expr::cust(format!(
             "CAST(EXTRACT(EPOCH FROM (\"problems\".\"{column}\" - \"problems\".\"created_at\")) \
@@ -429,10 +431,13 @@ async fn durations(
         .column(problem::Column::AssignedOfficerId)
         .column(problem::Column::CategoryId)
         .column_as(
-            hours_since_created(backend, "acknowledged_at"),
+            hours_since_created(backend, problem::Column::AcknowledgedAt),
             "to_acknowledge",
         )
-        .column_as(hours_since_created(backend, "resolved_at"), "to_resolve")
+        .column_as(
+            hours_since_created(backend, problem::Column::ResolvedAt),
+            "to_resolve",
+        )
         .filter(in_precinct)
         .filter(problem::Column::CreatedAt.gte(window.from))
         .filter(problem::Column::CreatedAt.lt(window.to))

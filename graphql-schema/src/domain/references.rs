@@ -80,29 +80,14 @@ impl References {
     /// (after [`References::prepare`] for that year).
     pub async fn next(&self, txn: &impl ConnectionTrait, year: i32) -> AppResult<i64> {
         match txn.get_database_backend() {
-            DatabaseBackend::Postgres => {
-                let name = sequence_name(year)?;
-                let row = txn
-                    .query_one_raw(Statement::from_sql_and_values(
-                        DatabaseBackend::Postgres,
-                        "SELECT nextval($1::regclass) AS n",
-                        [name.into()],
-                    ))
-                    .await?
-                    .ok_or_else(|| {
-                        AppError::Internal(anyhow::anyhow!("nextval returned no row"))
-                    })?;
-                Ok(row.try_get::<i64>("", "n")?)
-            }
+            DatabaseBackend::Postgres => nextval(txn, &sequence_name(year)?).await,
             _ => {
                 let counter = counter_upsert(year, 1).exec_with_returning(txn).await?;
                 Ok(counter.last_value)
             }
         }
     }
-}
 
-impl References {
     /// Reserves `count` consecutive numbers of `year` at once (for bulk loads) and
     /// returns the first.
     pub async fn reserve(&self, db: &DatabaseConnection, year: i32, count: i64) -> AppResult<i64> {
@@ -118,19 +103,11 @@ impl References {
                 // sequence never used returns its start and not start + increment.
                 let txn = db.begin().await?;
                 let set_increment = |by: i64| format!("ALTER SEQUENCE {name} INCREMENT BY {by}");
-                let nextval = Statement::from_string(
-                    DatabaseBackend::Postgres,
-                    format!("SELECT nextval('{name}') AS n"),
-                );
                 txn.execute_unprepared(&set_increment(1)).await?;
-                let first = txn
-                    .query_one_raw(nextval.clone())
-                    .await?
-                    .ok_or_else(|| AppError::Internal(anyhow::anyhow!("nextval returned no row")))?
-                    .try_get::<i64>("", "n")?;
+                let first = nextval(&txn, &name).await?;
                 if count > 1 {
                     txn.execute_unprepared(&set_increment(count - 1)).await?;
-                    txn.query_one_raw(nextval).await?;
+                    nextval(&txn, &name).await?;
                     txn.execute_unprepared(&set_increment(1)).await?;
                 }
                 txn.commit().await?;
@@ -142,6 +119,19 @@ impl References {
             }
         }
     }
+}
+
+/// The next value of the PostgreSQL sequence `name`.
+async fn nextval(conn: &impl ConnectionTrait, name: &str) -> AppResult<i64> {
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT nextval($1::regclass) AS n",
+            [name.into()],
+        ))
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("nextval returned no row")))?;
+    Ok(row.try_get::<i64>("", "n")?)
 }
 
 fn counter_upsert(
