@@ -43,8 +43,8 @@ pub struct MutationRoot(
 #[derive(MergedSubscription, Default)]
 pub struct SubscriptionRoot(api::live::LiveSubscription);
 
-/// The Beatline GraphQL schema.
-pub type BeatlineSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+/// The Beatline GraphQL schema, as the server serves it (every error with a code).
+pub type BeatlineSchema = error::CodedSchema<Schema<QueryRoot, MutationRoot, SubscriptionRoot>>;
 
 /// Limits that protect the server from expensive queries.
 #[derive(Debug, Clone)]
@@ -76,13 +76,12 @@ pub fn build_schema(context: ApiContext, options: &SchemaOptions) -> BeatlineSch
     )
     .data(context)
     .data(domain::live::LiveHub::default())
-    .extension(error::ErrorCodes)
     .limit_depth(options.max_depth)
     .limit_complexity(options.max_complexity);
     if !options.introspection {
         builder = builder.disable_introspection();
     }
-    builder.finish()
+    error::CodedSchema(builder.finish())
 }
 
 /// The SDL of the schema, sorted, as checked in at `graphql-schema/schema.graphql`.

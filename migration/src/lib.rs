@@ -12,6 +12,7 @@ pub mod m20261126_100000_push_outbox;
 pub mod m20261126_100001_meeting_indexes;
 pub mod m20261126_200000_dashboard_indexes;
 pub mod m20261127_000001_meeting_version;
+pub mod m20261128_000001_problem_page_index;
 
 /// Applies Beatline's migrations in order.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_100001_meeting_indexes::Migration),
             Box::new(m20261126_200000_dashboard_indexes::Migration),
             Box::new(m20261127_000001_meeting_version::Migration),
+            Box::new(m20261128_000001_problem_page_index::Migration),
         ]
     }
 }

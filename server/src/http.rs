@@ -5,10 +5,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_graphql::http::{GraphiQLSource, MultipartOptions};
-use async_graphql::{ErrorExtensions as _, ServerError};
+use async_graphql::{ErrorExtensions as _, Executor as _, ServerError};
 use async_graphql_poem::GraphQLResponse;
 use graphql_schema::domain::photos;
-use graphql_schema::error::ensure_error_codes;
 use graphql_schema::{ApiContext, BeatlineSchema, RequestMeta, prepare_request};
 use poem::http::StatusCode;
 use poem::web::{Data, Html};
@@ -178,7 +177,7 @@ fn request_meta(req: &Request) -> RequestMeta {
 
 async fn execute(state: &AppState, meta: RequestMeta, request: async_graphql::Request) -> Response {
     let request = prepare_request(request, &state.api, meta);
-    GraphQLResponse(ensure_error_codes(state.schema.execute(request).await)).into_response()
+    GraphQLResponse(state.schema.execute(request).await).into_response()
 }
 
 /// Whether the operation to run is a mutation (GET must never change anything).

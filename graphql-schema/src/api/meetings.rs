@@ -5,7 +5,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject
 use chrono::{DateTime, Utc};
 use entity::meeting;
 
-use crate::api::loaders::load_err;
+use crate::api::loaders::{load_err, prime_cache};
 use crate::api::meeting_loaders::{MeetingKey, MeetingLoaders};
 use crate::api::types::{Beat, PageInfo};
 use crate::api::{parse_id, to_id};
@@ -250,34 +250,28 @@ async fn prime_meeting_relations(ctx: &Context<'_>, rows: &[meeting::Model]) -> 
     let ml = meeting_loaders(ctx)?;
     if node.field("beat").exists() {
         let beats = rows.iter().map(|m| m.beat_id);
-        loaders(ctx)?
-            .beats
-            .load_many(beats)
+        prime_cache(&loaders(ctx)?.beats, beats)
             .await
             .map_err(load_err)?;
     }
     if node.field("rsvpCounts").exists() {
-        ml.tallies
-            .load_many(ids.iter().copied())
+        prime_cache(&ml.tallies, ids.iter().copied())
             .await
             .map_err(load_err)?;
     }
     if node.field("minutes").exists() {
-        ml.minutes
-            .load_many(ids.iter().copied())
+        prime_cache(&ml.minutes, ids.iter().copied())
             .await
             .map_err(load_err)?;
     }
     if node.field("actionItems").exists() {
-        ml.actions
-            .load_many(ids.iter().copied())
+        prime_cache(&ml.actions, ids.iter().copied())
             .await
             .map_err(load_err)?;
     }
     if node.field("agenda").exists() {
         let keys = rows.iter().cloned().map(MeetingKey);
-        ml.agendas(viewer(ctx).await?)
-            .load_many(keys)
+        prime_cache(ml.agendas(viewer(ctx).await?), keys)
             .await
             .map_err(load_err)?;
     }
@@ -285,7 +279,7 @@ async fn prime_meeting_relations(ctx: &Context<'_>, rows: &[meeting::Model]) -> 
         && let Some(user) = viewer(ctx).await?.user_id()
     {
         let keys = ids.iter().map(|id| (*id, user));
-        ml.my_rsvps.load_many(keys).await.map_err(load_err)?;
+        prime_cache(&ml.my_rsvps, keys).await.map_err(load_err)?;
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use entity::{audit_log, photo, problem_rating, user};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel as _, QueryFilter};
 use uuid::Uuid;
 
-use crate::api::loaders::{ById, ByIdLoader, Cached, LoadError};
+use crate::api::loaders::{ById, ByIdLoader, Cached, LoadError, prime_cache};
 use crate::domain::inputs::PageSize;
 use crate::domain::problem_work::{self, TimelinePage};
 use crate::domain::{now, photos};
@@ -250,19 +250,19 @@ pub async fn prime(
     let officers = async {
         if node.field("assignedOfficer").exists() {
             let ids = rows.iter().filter_map(|p| p.assigned_officer_id);
-            loaders.users.load_many(ids).await?;
+            prime_cache(&loaders.users, ids).await?;
         }
         Ok::<_, LoadError>(())
     };
     let photos = async {
         if node.field("photos").exists() {
-            loaders.photos.load_many(rows.iter().map(|p| p.id)).await?;
+            prime_cache(&loaders.photos, rows.iter().map(|p| p.id)).await?;
         }
         Ok(())
     };
     let ratings = async {
         if node.field("rating").exists() {
-            loaders.ratings.load_many(rows.iter().map(|p| p.id)).await?;
+            prime_cache(&loaders.ratings, rows.iter().map(|p| p.id)).await?;
         }
         Ok(())
     };
@@ -316,7 +316,7 @@ pub async fn prime_reporters(
         }
     }
     if !reads.is_empty() {
-        workflow.reporter_reads.load_many(reads).await?;
+        prime_cache(&workflow.reporter_reads, reads).await?;
     }
     Ok(())
 }
@@ -383,7 +383,7 @@ pub async fn prime_timelines(
         })
         .collect();
     if !keys.is_empty() {
-        workflow.timelines.load_many(keys).await?;
+        prime_cache(&workflow.timelines, keys).await?;
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 
-use crate::api::loaders::{LoadError, Loaders};
+use crate::api::loaders::{LoadError, Loaders, prime_cache};
 
 use crate::api::parse_id;
 use crate::api::types::{
@@ -98,7 +98,8 @@ pub enum ProblemSort {
 }
 
 /// Loads, in one batch each, the relations of a page of problems that the query asks
-/// for, so that a page costs the same number of statements whatever its size.
+/// for, so that a page costs the same number of statements whatever its size. The
+/// categories came with the page and must be in the cache already.
 async fn prime_problem_relations(
     loaders: &Loaders,
     ctx_loaders: &crate::api::problem_loaders::ProblemLoaders,
@@ -108,47 +109,37 @@ async fn prime_problem_relations(
     let wants = |name: &str| node.field(name).exists();
     // `reporter`, `rating` and `timeline` judge access by category and beat.
     let judges_access = wants("reporter") || wants("rating") || wants("timeline");
-    let categories = async {
-        if wants("category") || judges_access {
-            let ids = rows.iter().map(|p| p.category_id);
-            loaders.categories.load_many(ids).await?;
-        }
-        Ok::<_, LoadError>(())
-    };
     let beats = async {
         if wants("beat") || judges_access {
-            let beats = loaders
-                .beats
-                .load_many(rows.iter().map(|p| p.beat_id))
-                .await?;
+            prime_cache(&loaders.beats, rows.iter().map(|p| p.beat_id)).await?;
             if node.field("beat").field("precinct").exists() {
-                let ids = beats.values().map(|b| b.precinct_id);
-                loaders.precincts.load_many(ids).await?;
+                // All cached by now: no statement, no wait.
+                let beats = loaders
+                    .beats
+                    .load_many(rows.iter().map(|p| p.beat_id))
+                    .await?;
+                prime_cache(&loaders.precincts, beats.values().map(|b| b.precinct_id)).await?;
             }
         }
-        Ok(())
+        Ok::<_, LoadError>(())
     };
     let neighborhoods = async {
         if wants("neighborhood") {
             let ids = rows.iter().filter_map(|p| p.neighborhood_id);
-            loaders.neighborhoods.load_many(ids).await?;
+            prime_cache(&loaders.neighborhoods, ids).await?;
         }
         Ok(())
     };
     let partners = async {
         if wants("assignedPartner") {
             let ids = rows.iter().filter_map(|p| p.assigned_partner_id);
-            loaders.partners.load_many(ids).await?;
+            prime_cache(&loaders.partners, ids).await?;
         }
         Ok(())
     };
     let workflow = crate::api::problem_loaders::prime(ctx_loaders, rows, node);
-    let (a, b, c, d, e) = futures::join!(categories, beats, neighborhoods, partners, workflow);
-    a.and(b)
-        .and(c)
-        .and(d)
-        .and(e)
-        .map_err(|e| e.as_ref().extend())
+    let (a, b, c, d) = futures::join!(beats, neighborhoods, partners, workflow);
+    a.and(b).and(c).and(d).map_err(|e| e.as_ref().extend())
 }
 
 /// The city's set-up and its problems.
@@ -272,6 +263,8 @@ impl CatalogQuery {
         .await?;
         let node = ctx.look_ahead().field("edges").field("node");
         let workflow_loaders = crate::api::problem_loaders::problem_loaders(ctx)?;
+        let categories = page.categories.iter().map(|c| (c.id, c.clone()));
+        loaders(ctx)?.categories.feed_many(categories).await;
         prime_problem_relations(loaders(ctx)?, workflow_loaders, &page.problems, &node).await?;
         if let Some(first) = crate::api::problem_loaders::timeline_first_page(&node) {
             crate::api::problem_loaders::prime_timelines(
