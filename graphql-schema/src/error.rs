@@ -209,7 +209,7 @@ fn tag_error(error: &mut ServerError) {
 /// This wraps the schema instead of being a schema extension: with any extension
 /// registered, async-graphql runs every field of a response through the extension
 /// chain (a boxed future and two registry lookups per field, a type-name string per
-/// list item), which cost about 10 % of a 50-problem page's CPU time.
+/// list item), about 2 % of the server's CPU under the problem-list benchmark.
 #[derive(Clone)]
 pub struct CodedSchema<E>(pub E);
 

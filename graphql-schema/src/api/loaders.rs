@@ -157,7 +157,7 @@ pub type Cached<T> = DataLoader<T, HashMapCache>;
 /// List resolvers use this instead of `load_many`: they know every key of the page
 /// before any field runs, so there is nothing to wait for. `load_many` hands the batch
 /// to a new task that first sleeps for the DataLoader's batching delay (1 ms, on
-/// `futures-timer`'s own thread) so that concurrently resolving fields can join it;
+/// `async-io`'s timer thread) so that concurrently resolving fields can join it;
 /// priming a page that way added 1–2 ms and two thread hand-offs per relation.
 pub async fn prime_cache<T, K>(
     loader: &Cached<T>,
