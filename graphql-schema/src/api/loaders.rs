@@ -158,7 +158,7 @@ pub type Cached<T> = DataLoader<T, HashMapCache>;
 /// before any field runs, so there is nothing to wait for. `load_many` hands the batch
 /// to a new task that first sleeps for the DataLoader's batching delay (1 ms, on
 /// `async-io`'s timer thread) so that concurrently resolving fields can join it;
-/// priming a page that way added 1–2 ms and two thread hand-offs per relation.
+/// priming a page that way made every list request wait at least that long.
 pub async fn prime_cache<T, K>(
     loader: &Cached<T>,
     keys: impl IntoIterator<Item = K>,
