@@ -160,6 +160,16 @@ impl TestApp {
             .expect("request failed")
     }
 
+    /// GETs a path with `Authorization: Bearer <token>`.
+    pub async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
     /// How many SQL statements the server has run so far (from `/metrics`).
     pub async fn statements(&self) -> u64 {
         let text = self
@@ -281,10 +291,12 @@ impl TestDatabase {
     }
 }
 
-/// Starts another server (a replica) on the database of `app`, without demo data.
-pub async fn spawn_replica(app: &TestApp) -> RunningServer {
+/// The settings of a test server on `database_url`: loopback on a free port, the
+/// development profile, the test secret, no demo data, default photos, push and
+/// sessions, 5 pooled connections, warnings only. Callers change what they test.
+pub fn server_config(database_url: impl Into<String>) -> (CommonConfig, ServeConfig) {
     let common = CommonConfig {
-        database_url: app.database_url.clone(),
+        database_url: database_url.into(),
         db_max_connections: 5,
         log: "warn".into(),
         log_format: LogFormat::Pretty,
@@ -296,10 +308,16 @@ pub async fn spawn_replica(app: &TestApp) -> RunningServer {
         introspection: None,
         demo: false,
         jwt_secret: Some(TEST_JWT_SECRET.parse().expect("secret")),
-        photos: beatline_server::config::PhotoConfig::default(),
+        photos: PhotoConfig::default(),
         push: beatline_server::push::PushConfig::default(),
         sessions: SessionConfig::default(),
     };
+    (common, serve)
+}
+
+/// Starts another server (a replica) on the database of `app`, without demo data.
+pub async fn spawn_replica(app: &TestApp) -> RunningServer {
+    let (common, serve) = server_config(app.database_url.clone());
     beatline_server::start(&common, &serve, false)
         .await
         .expect("the replica did not start")
@@ -319,30 +337,16 @@ async fn spawn_on(
     database: TestDatabase,
     url: String,
 ) -> (RunningServer, TestDatabase) {
-    let common = CommonConfig {
-        database_url: url,
-        db_max_connections: 5,
-        log: "warn".into(),
-        log_format: LogFormat::Pretty,
-    };
-    let mut serve = ServeConfig {
-        listen: "127.0.0.1:0".parse().expect("address"),
-        profile: if options.production {
-            Profile::Production
-        } else {
-            Profile::Development
-        },
-        graphiql: None,
-        introspection: None,
-        demo: options.demo,
-        jwt_secret: Some(TEST_JWT_SECRET.parse().expect("secret")),
-        photos: PhotoConfig::local_dir(std::env::temp_dir().join(format!(
-            "beatline-test-photos-{}",
-            uuid::Uuid::now_v7().simple()
-        ))),
-        push: beatline_server::push::PushConfig::default(),
-        sessions: options.sessions,
-    };
+    let (common, mut serve) = server_config(url);
+    if options.production {
+        serve.profile = Profile::Production;
+    }
+    serve.demo = options.demo;
+    serve.photos = PhotoConfig::local_dir(std::env::temp_dir().join(format!(
+        "beatline-test-photos-{}",
+        uuid::Uuid::now_v7().simple()
+    )));
+    serve.sessions = options.sessions;
     configure(&mut serve);
     match beatline_server::start(&common, &serve, false).await {
         Ok(server) => (server, database),

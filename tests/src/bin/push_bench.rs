@@ -21,10 +21,10 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use beatline_server::config::{CommonConfig, LogFormat, Profile, ServeConfig};
+use beatline_server::config::Profile;
 use beatline_server::push::{PushConfig, PushMode};
 use beatline_tests::fake_fcm::FakeFcm;
-use beatline_tests::{Backend, DEMO_PASSWORD, TEST_JWT_SECRET, TestApp, TestDatabase};
+use beatline_tests::{Backend, DEMO_PASSWORD, TestApp, TestDatabase};
 use entity::enums::{DeliveryStatus, DevicePlatform, UserRole};
 use entity::{beat, beat_follower, device, notification, notification_fanout, push_delivery, user};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
@@ -147,30 +147,18 @@ async fn run(args: &Args, fake: &FakeFcm, url: String) -> Result<(), String> {
         "{tag} {} devices, push concurrency {}, batch {}; {build}",
         args.devices, args.concurrency, args.batch
     );
-    let common = CommonConfig {
-        database_url: url.clone(),
-        db_max_connections: 10,
-        log: "warn".into(),
-        log_format: LogFormat::Pretty,
-    };
-    let serve = ServeConfig {
-        listen: "127.0.0.1:0".parse().expect("address"),
-        profile: Profile::Production,
-        graphiql: None,
-        introspection: None,
-        demo: true,
-        jwt_secret: Some(TEST_JWT_SECRET.parse().expect("secret")),
-        photos: beatline_server::config::PhotoConfig::default(),
-        push: PushConfig {
-            mode: PushMode::Fcm,
-            fcm_credentials: Some(fake.credentials.clone()),
-            fcm_endpoint: Some(fake.base.clone()),
-            push_poll_ms: 100,
-            push_concurrency: args.concurrency,
-            push_batch_size: args.batch,
-            ..PushConfig::default()
-        },
-        sessions: beatline_server::config::SessionConfig::default(),
+    let (mut common, mut serve) = beatline_tests::server_config(url.clone());
+    common.db_max_connections = 10;
+    serve.profile = Profile::Production;
+    serve.demo = true;
+    serve.push = PushConfig {
+        mode: PushMode::Fcm,
+        fcm_credentials: Some(fake.credentials.clone()),
+        fcm_endpoint: Some(fake.base.clone()),
+        push_poll_ms: 100,
+        push_concurrency: args.concurrency,
+        push_batch_size: args.batch,
+        ..PushConfig::default()
     };
     let server = beatline_server::start(&common, &serve, false)
         .await

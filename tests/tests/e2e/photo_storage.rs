@@ -5,9 +5,11 @@
 
 use std::time::Duration;
 
-use beatline_server::config::{CommonConfig, LogFormat, PhotoConfig, Profile, ServeConfig};
+use beatline_server::config::{PhotoConfig, ServeConfig};
 use beatline_tests::s3::S3Server;
-use beatline_tests::{Options, TEST_JWT_SECRET, each_backend, each_backend_configured};
+use beatline_tests::{
+    Options, TEST_JWT_SECRET, each_backend, each_backend_configured, server_config,
+};
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use graphql_schema::domain::photos::PhotoUrlKey;
@@ -31,6 +33,26 @@ fn expires_at(photo: &Value) -> DateTime<Utc> {
         .unwrap()
 }
 
+/// `reportProblem` in beat 1011 with one JPEG that carries EXIF and GPS metadata; the
+/// problem as the API returned it.
+async fn report_with_a_photo(
+    app: &beatline_tests::TestApp,
+    token: &str,
+    category: &str,
+    description: &str,
+) -> Value {
+    let at = point_in_beat(app, "1011").await;
+    let body = report_multipart(
+        app,
+        token,
+        report_input(category, at, description),
+        &[("photo.jpg", "image/jpeg", jpeg_with_exif())],
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    body["data"]["reportProblem"].clone()
+}
+
 /// A GET without any header, as an image loader sends it.
 async fn plain_get(url: &str) -> reqwest::Response {
     reqwest::Client::new().get(url).send().await.unwrap()
@@ -50,16 +72,8 @@ async fn photos_go_to_an_s3_bucket_and_presigned_urls_serve_them_until_they_expi
         async move {
             let resident = app.demo_login("resident16@demo.beatline.city").await;
             let officer = app.demo_login("officer.1011@demo.beatline.city").await;
-            let at = point_in_beat(&app, "1011").await;
-            let body = report_multipart(
-                &app,
-                &resident,
-                report_input("GRAFFITI", at, "Tags on the school fence."),
-                &[("fence.jpg", "image/jpeg", jpeg_with_exif())],
-            )
-            .await;
-            assert!(body.get("errors").is_none(), "{body}");
-            let problem = body["data"]["reportProblem"].clone();
+            let problem =
+                report_with_a_photo(&app, &resident, "GRAFFITI", "Tags on the school fence.").await;
             let photo = problem["photos"][0].clone();
             let id = photo["id"].as_str().unwrap();
 
@@ -113,13 +127,7 @@ async fn photos_go_to_an_s3_bucket_and_presigned_urls_serve_them_until_they_expi
             assert_eq!(plain_get(bare).await.status(), 403);
 
             // The server's own route still serves it, from the bucket, with the token.
-            let resp = app
-                .client
-                .get(format!("{}/photos/{id}", app.base))
-                .bearer_auth(&officer)
-                .send()
-                .await
-                .unwrap();
+            let resp = app.get_as(&officer, &format!("/photos/{id}")).await;
             assert_eq!(resp.status(), 200);
             assert_eq!(resp.bytes().await.unwrap().to_vec(), stored);
 
@@ -173,23 +181,9 @@ async fn start_error(photos: PhotoConfig) -> String {
         "beatline-s3-start-{}.db",
         uuid::Uuid::now_v7().simple()
     ));
-    let common = CommonConfig {
-        database_url: format!("sqlite://{}", path.display()),
-        db_max_connections: 2,
-        log: "warn".into(),
-        log_format: LogFormat::Pretty,
-    };
-    let serve = ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        profile: Profile::Development,
-        graphiql: None,
-        introspection: None,
-        demo: false,
-        jwt_secret: Some(TEST_JWT_SECRET.parse().unwrap()),
-        photos,
-        push: beatline_server::push::PushConfig::default(),
-        sessions: beatline_server::config::SessionConfig::default(),
-    };
+    let (mut common, mut serve) = server_config(format!("sqlite://{}", path.display()));
+    common.db_max_connections = 2;
+    serve.photos = photos;
     let result = beatline_server::start(&common, &serve, false).await;
     let _ = std::fs::remove_file(&path);
     match result {
@@ -251,22 +245,16 @@ async fn a_photo_bucket_the_server_cannot_use_stops_it_at_start_with_one_clear_l
 async fn signed_links_to_the_local_store_work_without_a_token_until_they_expire() {
     each_backend(Options::default(), |app| async move {
         let resident = app.demo_login("resident16@demo.beatline.city").await;
-        let at = point_in_beat(&app, "1011").await;
-        let body = report_multipart(
+        // A public-health report: only the reporter and its partner may see it.
+        let problem = report_with_a_photo(
             &app,
             &resident,
-            // A public-health report: only the reporter and its partner may see it.
-            report_input("SYRINGE_FOUND", at, "Needles by the bus shelter."),
-            &[("shelter.jpg", "image/jpeg", jpeg_with_exif())],
+            "SYRINGE_FOUND",
+            "Needles by the bus shelter.",
         )
         .await;
-        assert!(body.get("errors").is_none(), "{body}");
-        let photo = body["data"]["reportProblem"]["photos"][0].clone();
+        let photo = problem["photos"][0].clone();
         let id: uuid::Uuid = photo["id"].as_str().unwrap().parse().unwrap();
-        let get = |path: String| {
-            let app = &app;
-            async move { plain_get(&format!("{}{path}", app.base)).await }
-        };
 
         // A path on this server, working without any header.
         let signed = photo["signedUrl"].as_str().unwrap().to_owned();
@@ -275,16 +263,12 @@ async fn signed_links_to_the_local_store_work_without_a_token_until_they_expire(
             "{signed}"
         );
         let with_token = app
-            .client
-            .get(format!("{}/photos/{id}", app.base))
-            .bearer_auth(&resident)
-            .send()
+            .get_as(&resident, &format!("/photos/{id}"))
             .await
-            .unwrap()
             .bytes()
             .await
             .unwrap();
-        let resp = get(signed.clone()).await;
+        let resp = app.get(&signed).await;
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.headers()["content-type"], "image/jpeg");
         assert_eq!(resp.bytes().await.unwrap(), with_token);
@@ -293,7 +277,7 @@ async fn signed_links_to_the_local_store_work_without_a_token_until_they_expire(
             thumb_link.starts_with(&format!("/photos/{id}/thumbnail?")),
             "{thumb_link}"
         );
-        let thumb = get(thumb_link.clone()).await;
+        let thumb = app.get(&thumb_link).await;
         assert_eq!(thumb.status(), 200);
         assert_eq!(
             image::load_from_memory(&thumb.bytes().await.unwrap())
@@ -308,15 +292,9 @@ async fn signed_links_to_the_local_store_work_without_a_token_until_they_expire(
             "{left}"
         );
         // Without the signature, the route wants a token that may see it, as before.
-        assert_eq!(get(format!("/photos/{id}")).await.status(), 404);
+        assert_eq!(app.get(&format!("/photos/{id}")).await.status(), 404);
         let officer = app.demo_login("officer.1011@demo.beatline.city").await;
-        let resp = app
-            .client
-            .get(format!("{}/photos/{id}", app.base))
-            .bearer_auth(&officer)
-            .send()
-            .await
-            .unwrap();
+        let resp = app.get_as(&officer, &format!("/photos/{id}")).await;
         assert_eq!(resp.status(), 404);
 
         // Tampered links are refused, all with the same answer.
@@ -336,7 +314,9 @@ async fn signed_links_to_the_local_store_work_without_a_token_until_they_expire(
             &signature[..63],
             if signature.ends_with('0') { '1' } else { '0' }
         );
-        let refused_answer = get(format!("{path}?expires={expires}&signature={flipped}")).await;
+        let refused_answer = app
+            .get(&format!("{path}?expires={expires}&signature={flipped}"))
+            .await;
         assert_eq!(refused_answer.status(), 403);
         let refused_body = refused_answer.text().await.unwrap();
         let tampered = [
@@ -349,7 +329,7 @@ async fn signed_links_to_the_local_store_work_without_a_token_until_they_expire(
             format!("/photos/{}?{query}", uuid::Uuid::now_v7()),
         ];
         for link in tampered {
-            let resp = get(link.clone()).await;
+            let resp = app.get(&link).await;
             assert_eq!(resp.status(), 403, "{link}");
             assert_eq!(resp.text().await.unwrap(), refused_body, "{link}");
         }
@@ -358,9 +338,9 @@ async fn signed_links_to_the_local_store_work_without_a_token_until_they_expire(
         let key = PhotoUrlKey::derive(TEST_JWT_SECRET.as_bytes());
         let now = Utc::now().timestamp();
         let fresh = key.signed_path(id, false, now + 60).unwrap();
-        assert_eq!(get(fresh).await.status(), 200);
+        assert_eq!(app.get(&fresh).await.status(), 200);
         let expired = key.signed_path(id, false, now - 1).unwrap();
-        let resp = get(expired).await;
+        let resp = app.get(&expired).await;
         assert_eq!(resp.status(), 403);
         assert_eq!(
             resp.text().await.unwrap(),
@@ -368,13 +348,7 @@ async fn signed_links_to_the_local_store_work_without_a_token_until_they_expire(
             "expiry and tampering answer alike"
         );
         // A bearer token that does not work is not looked at on a signed link.
-        let resp = app
-            .client
-            .get(format!("{}{thumb_link}", app.base))
-            .bearer_auth("not-a-token")
-            .send()
-            .await
-            .unwrap();
+        let resp = app.get_as("not-a-token", &thumb_link).await;
         assert_eq!(resp.status(), 200);
     })
     .await;

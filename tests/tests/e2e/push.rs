@@ -8,12 +8,10 @@ use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 use beatline_server::RunningServer;
-use beatline_server::config::{CommonConfig, LogFormat, Profile, ServeConfig};
 use beatline_server::push::{PushConfig, PushMode};
 use beatline_tests::fake_fcm::{FakeFcm, Reply};
 use beatline_tests::{
-    Backend, Options, TEST_JWT_SECRET, TestApp, TestDatabase, each_backend, error_code,
-    error_message,
+    Backend, Options, TestApp, TestDatabase, each_backend, error_code, error_message, server_config,
 };
 use entity::enums::DeliveryStatus;
 use entity::{beat, beat_follower, device, notification, problem, push_delivery};
@@ -389,32 +387,18 @@ async fn start_server(
     tuning: Tuning,
     backend: Backend,
 ) -> RunningServer {
-    let common = CommonConfig {
-        database_url: url.to_owned(),
-        db_max_connections: 5,
-        log: "warn".into(),
-        log_format: LogFormat::Pretty,
-    };
-    let serve = ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        profile: Profile::Development,
-        graphiql: None,
-        introspection: None,
-        demo: true,
-        jwt_secret: Some(TEST_JWT_SECRET.parse().unwrap()),
-        photos: beatline_server::config::PhotoConfig::default(),
-        push: PushConfig {
-            mode: PushMode::Fcm,
-            fcm_credentials: Some(fake.credentials.clone()),
-            fcm_endpoint: Some(fake.base.clone()),
-            push_concurrency: tuning.concurrency,
-            push_batch_size: tuning.batch,
-            push_lease_secs: tuning.lease_secs,
-            push_retry_base_ms: tuning.retry_base_ms,
-            push_retry_window_secs: tuning.window_secs,
-            push_poll_ms: 50,
-        },
-        sessions: beatline_server::config::SessionConfig::default(),
+    let (common, mut serve) = server_config(url);
+    serve.demo = true;
+    serve.push = PushConfig {
+        mode: PushMode::Fcm,
+        fcm_credentials: Some(fake.credentials.clone()),
+        fcm_endpoint: Some(fake.base.clone()),
+        push_concurrency: tuning.concurrency,
+        push_batch_size: tuning.batch,
+        push_lease_secs: tuning.lease_secs,
+        push_retry_base_ms: tuning.retry_base_ms,
+        push_retry_window_secs: tuning.window_secs,
+        push_poll_ms: 50,
     };
     beatline_server::start(&common, &serve, false)
         .await
