@@ -263,7 +263,7 @@ impl CatalogQuery {
         .await?;
         let node = ctx.look_ahead().field("edges").field("node");
         let workflow_loaders = crate::api::problem_loaders::problem_loaders(ctx)?;
-        let categories = page.categories.iter().map(|c| (c.id, c.clone()));
+        let categories = page.categories.into_iter().map(|c| (c.id, c));
         loaders(ctx)?.categories.feed_many(categories).await;
         prime_problem_relations(loaders(ctx)?, workflow_loaders, &page.problems, &node).await?;
         if let Some(first) = crate::api::problem_loaders::timeline_first_page(&node) {
